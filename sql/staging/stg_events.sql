@@ -1,0 +1,38 @@
+-- stg_events: one row per message_id of a Segment track call, partitioned by event_date.
+-- A repeated messageId is one event: the first read wins. An event without context.groupId
+-- belongs to the account of the user's latest group call at or before it (SPEC §1); with
+-- none it keeps a null account (an orphan).
+with source as (
+    select * from raw_events
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by message_id order by _file_ord, _line) as version_rank
+    from source
+),
+
+first_read as (
+    select * from ranked where version_rank = 1
+),
+
+final as (
+    select
+        first_read.message_id,
+        first_read.timestamp,
+        first_read.user_id,
+        first_read.anonymous_id,
+        coalesce(first_read.account_id, identity_spans.account_id) as account_id,
+        first_read.event,
+        first_read.properties,
+        first_read.event_date
+    from first_read
+    left join identity_spans
+        on first_read.account_id is null
+        and identity_spans.user_id = first_read.user_id
+        and identity_spans.valid_from <= first_read.timestamp
+        and (identity_spans.valid_to is null or first_read.timestamp < identity_spans.valid_to)
+)
+
+select * from final

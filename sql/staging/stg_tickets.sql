@@ -1,0 +1,44 @@
+-- stg_tickets: one row per ticket id, its latest version (greatest updated_at; equal ones
+-- keep the row read last). An empty organization takes the requester's account at the
+-- ticket's created_at through the identity map.
+with source as (
+    select * from raw_tickets
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by id
+            order by updated_at desc nulls last, _file_ord desc, _line desc
+        ) as version_rank
+    from source
+),
+
+latest as (
+    select * from ranked where version_rank = 1
+),
+
+final as (
+    select
+        latest.id,
+        coalesce(latest.account_id, identity_spans.account_id) as account_id,
+        latest.requester_id,
+        latest.created_at,
+        latest.updated_at,
+        latest.solved_at,
+        latest.status,
+        latest.priority,
+        latest.type,
+        latest.subject,
+        latest.tags,
+        latest.satisfaction
+    from latest
+    left join identity_spans
+        on latest.account_id is null
+        and identity_spans.user_id = latest.requester_id
+        and identity_spans.valid_from <= latest.created_at
+        and (identity_spans.valid_to is null or latest.created_at < identity_spans.valid_to)
+)
+
+select * from final

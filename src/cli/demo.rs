@@ -1,0 +1,53 @@
+//! `churnlake demo`: the whole job on built-in demo data, ending in a readable summary.
+
+use super::generate::{DatasetArgs, print_summary, write_dataset};
+use super::{BUILTIN_PIPELINE, GlobalArgs};
+use crate::config::{self, Overrides};
+use crate::error::{Error, Result};
+use crate::report;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Generate demo data, ingest it and print a summary.
+///
+/// Uses the built-in default pipeline (the one in pipelines/default.toml) with its data root
+/// and warehouse under --dir, so it runs from any directory.
+///
+/// Examples:
+///   churnlake demo
+///   churnlake demo --accounts 1000 --dir /tmp/churnlake-demo
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub size: DatasetArgs,
+    /// Directory for the demo's data and warehouse.
+    #[arg(long, default_value = "demo")]
+    pub dir: PathBuf,
+}
+
+pub async fn execute(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
+    let data = args.dir.join("data");
+    if data.exists() {
+        std::fs::remove_dir_all(&data).map_err(|e| Error::io(&data, e))?;
+    }
+    let summary = write_dataset(&args.size, data.clone())?;
+    print_summary(&data, &summary);
+
+    let pipeline_file = args.dir.join("pipeline.toml");
+    std::fs::create_dir_all(&args.dir).map_err(|e| Error::io(&args.dir, e))?;
+    std::fs::write(&pipeline_file, BUILTIN_PIPELINE).map_err(|e| Error::io(&pipeline_file, e))?;
+    let overrides = Overrides {
+        data_root: Some(data),
+        warehouse: Some(
+            global
+                .warehouse
+                .clone()
+                .unwrap_or_else(|| args.dir.join("warehouse")),
+        ),
+    };
+    let pipeline = config::load(&pipeline_file, &overrides)?;
+    let (run, outcome) = super::ingest::run_ingest(&pipeline).await;
+    report::print_ingest(&run, &outcome, &pipeline);
+    outcome.result
+}

@@ -1,0 +1,78 @@
+//! The command line: global options, and one file per command (each with examples in its
+//! long help). Commands parse and dispatch; the work happens in the data-flow modules.
+
+mod demo;
+mod generate;
+pub mod ingest;
+mod validate;
+
+use crate::config::{self, Overrides, Pipeline};
+use crate::error::Result;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// The pipeline file compiled into the binary, used by `demo` and when the default path is
+/// absent.
+pub const BUILTIN_PIPELINE: &str = include_str!("../../pipelines/default.toml");
+const DEFAULT_PIPELINE_PATH: &str = "pipelines/default.toml";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "churnlake",
+    version,
+    about = "Customer Success ETL: sources in, health and retention tables out",
+    long_about = "churnlake ingests CRM handoffs, Zendesk tickets, Segment page views and product \
+events (plus optional NPS and FX rates) into typed, deduplicated Parquet tables.\n\n\
+Exit codes: 0 ok; 1 a data check failed; 2 usage or config error; 3 runtime or I/O error; \
+99 no input for the date asked."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Pipeline file (sources, timezone, warehouse).
+    #[arg(long, global = true, default_value = DEFAULT_PIPELINE_PATH)]
+    pub pipeline: PathBuf,
+    /// Directory relative source paths start at (overrides `data_root`).
+    #[arg(long, global = true)]
+    pub data_root: Option<PathBuf>,
+    /// Warehouse root for output tables (overrides `warehouse`).
+    #[arg(long, global = true)]
+    pub warehouse: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            data_root: self.data_root.clone(),
+            warehouse: self.warehouse.clone(),
+        }
+    }
+
+    /// Loads and validates the pipeline file.
+    pub fn load_pipeline(&self) -> Result<Pipeline> {
+        config::load(&self.pipeline, &self.overrides())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Validate(validate::ValidateArgs),
+    Ingest(ingest::IngestArgs),
+    Generate(generate::GenerateArgs),
+    Demo(demo::DemoArgs),
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Validate(args) => validate::execute(&cli.global, args),
+        Command::Ingest(args) => ingest::execute(&cli.global, args).await,
+        Command::Generate(args) => generate::execute(args),
+        Command::Demo(args) => demo::execute(&cli.global, args).await,
+    }
+}

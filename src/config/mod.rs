@@ -1,0 +1,631 @@
+//! The pipeline file: its serde shape, and its validation into a ready-to-use [`Pipeline`].
+//!
+//! Loading collects every problem of the file (unknown keys, unknown kinds, missing
+//! mappings, globs that match nothing, headers lacking a mapped column) and reports them all
+//! at once, each with its line and what to do. Code downstream of [`Pipeline`] never
+//! re-checks configuration. This module reads only the pipeline file and the first line of
+//! CSV sources; it never ingests data.
+
+mod locate;
+
+use crate::contract::{NOTE_FIELDS, SourceKind};
+use crate::error::{Error, Result};
+use crate::ingest::reader::{Format, SourceFile};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use locate::line_of;
+
+/// `[pipeline]`: settings shared by every source and table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineSection {
+    /// Name shown in run logs.
+    name: String,
+    /// IANA time zone for dates and for timestamps given without an offset.
+    #[serde(default = "default_timezone")]
+    timezone: String,
+    /// ISO 4217 code all money is reported in.
+    #[serde(default = "default_currency")]
+    reporting_currency: String,
+    /// Root directory of the output tables.
+    #[serde(default = "default_warehouse")]
+    warehouse: String,
+    /// Directory that relative source paths are resolved against.
+    #[serde(default = "default_data_root")]
+    data_root: String,
+    /// Rows per Arrow batch while reading sources; bounds ingest memory.
+    #[serde(default = "default_batch_rows")]
+    batch_rows: usize,
+}
+
+/// `[sources.NAME]`: one input.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceSection {
+    /// handoffs, tickets, pageviews, events, nps or fx_rates.
+    kind: String,
+    /// Glob of files, relative to `data_root` unless absolute.
+    path: String,
+    /// csv, ndjson or parquet; detected from the extension when absent.
+    format: Option<String>,
+    /// Contract field = source column (a dotted path into nested JSON); "" = not present.
+    #[serde(default)]
+    columns: BTreeMap<String, String>,
+    /// Quarantined rows tolerated whatever the ratio (SPEC §2).
+    #[serde(default = "default_max_bad_rows")]
+    max_bad_rows: u64,
+    /// Share of data rows that may be quarantined before the run fails.
+    #[serde(default = "default_max_bad_ratio")]
+    max_bad_ratio: f64,
+    /// Handoffs only: extra `Key:` spellings for note fields, per field.
+    #[serde(default)]
+    note_aliases: BTreeMap<String, Vec<String>>,
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+fn default_currency() -> String {
+    "USD".into()
+}
+fn default_warehouse() -> String {
+    "warehouse".into()
+}
+fn default_data_root() -> String {
+    ".".into()
+}
+fn default_batch_rows() -> usize {
+    65_536
+}
+fn default_max_bad_rows() -> u64 {
+    10
+}
+fn default_max_bad_ratio() -> f64 {
+    0.01
+}
+
+/// Paths given on the command line, which win over the pipeline file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_root: Option<PathBuf>,
+    pub warehouse: Option<PathBuf>,
+}
+
+/// A validated pipeline, ready to run.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub file: PathBuf,
+    pub name: String,
+    pub timezone: Tz,
+    pub reporting_currency: String,
+    pub warehouse: PathBuf,
+    pub data_root: PathBuf,
+    pub batch_rows: usize,
+    /// In staging order (see [`SourceKind::staging_rank`]).
+    pub sources: Vec<Source>,
+}
+
+impl Pipeline {
+    pub fn source(&self, kind: SourceKind) -> Option<&Source> {
+        self.sources.iter().find(|s| s.kind == kind)
+    }
+}
+
+/// A validated source.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub kind: SourceKind,
+    /// The glob as given, for messages.
+    pub path: String,
+    /// Matching files in path order.
+    pub files: Vec<SourceFile>,
+    pub max_bad_rows: u64,
+    pub max_bad_ratio: f64,
+    /// Field → column overrides; `None` means the source has no such column.
+    columns: BTreeMap<String, Option<String>>,
+    /// Field → accepted note keys, lower case.
+    pub note_aliases: BTreeMap<String, Vec<String>>,
+}
+
+impl Source {
+    /// The column (or dotted path) a contract field is read from in a file of this format.
+    pub fn column_for(&self, field: &str, format: Format) -> Option<&str> {
+        match self.columns.get(field) {
+            Some(column) => column.as_deref(),
+            None => self
+                .kind
+                .field(field)
+                .map(|f| f.default_column(format.is_nested())),
+        }
+    }
+}
+
+/// English and Japanese spellings of the note keys (SPEC §1).
+fn default_note_aliases() -> BTreeMap<String, Vec<String>> {
+    let pairs: [(&str, &[&str]); 5] = [
+        ("goal", &["goal", "目標", "ゴール"]),
+        ("kpi", &["kpi"]),
+        ("decision_maker", &["decision maker", "決裁者", "意思決定者"]),
+        ("champion", &["champion", "推進者"]),
+        ("risks", &["risks", "risk", "リスク", "懸念"]),
+    ];
+    pairs
+        .into_iter()
+        .map(|(field, keys)| {
+            (
+                field.to_string(),
+                keys.iter().map(|k| k.to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// Reads and validates a pipeline file, reporting every problem at once.
+pub fn load(file: &Path, overrides: &Overrides) -> Result<Pipeline> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Error::Usage(format!(
+            "cannot read pipeline file {}: {e}; pass an existing file with --pipeline",
+            file.display()
+        ))
+    })?;
+    let mut problems = Problems::new(file, &text);
+    let pipeline = validate(&text, file, overrides, &mut problems);
+    match pipeline {
+        Some(p) if problems.list.is_empty() => Ok(p),
+        _ => Err(Error::Config {
+            file: file.to_path_buf(),
+            problems: problems.list,
+        }),
+    }
+}
+
+/// Collects problems, each prefixed with `file:line`.
+struct Problems<'a> {
+    file: &'a Path,
+    text: &'a str,
+    list: Vec<String>,
+}
+
+impl<'a> Problems<'a> {
+    fn new(file: &'a Path, text: &'a str) -> Self {
+        Problems {
+            file,
+            text,
+            list: Vec::new(),
+        }
+    }
+
+    fn at(&mut self, key_path: &[&str], message: impl Into<String>) {
+        let line = line_of(self.text, key_path);
+        self.list
+            .push(format!("{}:{line}: {}", self.file.display(), message.into()));
+    }
+}
+
+fn validate(
+    text: &str,
+    file: &Path,
+    overrides: &Overrides,
+    problems: &mut Problems,
+) -> Option<Pipeline> {
+    let table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            let line = e
+                .span()
+                .map(|s| text[..s.start].lines().count().max(1))
+                .unwrap_or(1);
+            problems.list.push(format!(
+                "{}:{line}: not valid TOML: {}",
+                file.display(),
+                e.message()
+            ));
+            return None;
+        }
+    };
+    for key in table.keys() {
+        if !["pipeline", "sources"].contains(&key.as_str()) {
+            let hint = suggest(key, &["pipeline", "sources"]);
+            problems.at(&[key], format!("unknown top-level key `{key}`{hint}"));
+        }
+    }
+    let section: Option<PipelineSection> = match table.get("pipeline") {
+        Some(value) => deserialize_all(value, &["pipeline"], problems),
+        None => {
+            problems.at(&[], "missing [pipeline] section; add `[pipeline]` with `name = \"...\"`");
+            None
+        }
+    };
+    let section = section?;
+    let timezone = match section.timezone.parse::<Tz>() {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            problems.at(
+                &["pipeline", "timezone"],
+                format!(
+                    "unknown timezone `{}`; use an IANA name such as `UTC` or `Asia/Tokyo`",
+                    section.timezone
+                ),
+            );
+            None
+        }
+    };
+    if !is_currency_code(&section.reporting_currency) {
+        problems.at(
+            &["pipeline", "reporting_currency"],
+            format!(
+                "`{}` is not an ISO 4217 code; use three upper-case letters such as `USD`",
+                section.reporting_currency
+            ),
+        );
+    }
+    if section.batch_rows == 0 {
+        problems.at(&["pipeline", "batch_rows"], "batch_rows must be at least 1");
+    }
+    let data_root = overrides
+        .data_root
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&section.data_root));
+    let warehouse = overrides
+        .warehouse
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&section.warehouse));
+
+    let mut sources = Vec::new();
+    match table.get("sources").and_then(|v| v.as_table()) {
+        Some(sources_table) => {
+            for (name, value) in sources_table {
+                if let Some(source) = validate_source(name, value, &data_root, problems) {
+                    sources.push(source);
+                }
+            }
+        }
+        None => problems.at(
+            &[],
+            "no [sources.*] sections; declare at least a handoffs source",
+        ),
+    }
+    check_source_set(&sources, problems);
+    sources.sort_by_key(|s| (s.kind.staging_rank(), s.name.clone()));
+    Some(Pipeline {
+        file: file.to_path_buf(),
+        name: section.name,
+        timezone: timezone?,
+        reporting_currency: section.reporting_currency,
+        warehouse,
+        data_root,
+        batch_rows: section.batch_rows,
+        sources,
+    })
+}
+
+fn check_source_set(sources: &[Source], problems: &mut Problems) {
+    for kind in SourceKind::ALL {
+        let of_kind: Vec<&Source> = sources.iter().filter(|s| s.kind == kind).collect();
+        if of_kind.len() > 1 {
+            let names: Vec<&str> = of_kind.iter().map(|s| s.name.as_str()).collect();
+            problems.at(
+                &["sources", &of_kind[1].name],
+                format!(
+                    "sources {} are all of kind `{kind}`; one source per kind is supported, \
+                     widen one glob to cover every file instead",
+                    names.join(", ")
+                ),
+            );
+        }
+    }
+    if !sources.is_empty() && !sources.iter().any(|s| s.kind == SourceKind::Handoffs) {
+        problems.at(
+            &["sources"],
+            "no source of kind `handoffs`: contracts come from the handoffs; add one",
+        );
+    }
+}
+
+fn validate_source(
+    name: &str,
+    value: &toml::Value,
+    data_root: &Path,
+    problems: &mut Problems,
+) -> Option<Source> {
+    let at = ["sources", name];
+    let section: SourceSection = deserialize_all(value, &at, problems)?;
+    let kind_names: Vec<&str> = SourceKind::ALL.iter().map(|k| k.name()).collect();
+    let Some(kind) = SourceKind::parse(&section.kind) else {
+        problems.at(
+            &["sources", name, "kind"],
+            format!(
+                "unknown kind `{}` for source `{name}`{}; kinds are {}",
+                section.kind,
+                suggest(&section.kind, &kind_names),
+                kind_names.join(", ")
+            ),
+        );
+        return None;
+    };
+    let mut ok = true;
+    let mut columns = BTreeMap::new();
+    let field_names: Vec<&str> = kind.fields().iter().map(|f| f.name).collect();
+    for (field, column) in &section.columns {
+        match kind.field(field) {
+            None => {
+                ok = false;
+                problems.at(
+                    &["sources", name, "columns", field],
+                    format!(
+                        "`{field}` is not a field of {kind}{}; fields are {}",
+                        suggest(field, &field_names),
+                        field_names.join(", ")
+                    ),
+                );
+            }
+            Some(f) if f.required && column.trim().is_empty() => {
+                ok = false;
+                problems.at(
+                    &["sources", name, "columns", field],
+                    format!(
+                        "required field `{field}` of {kind} is mapped to nothing; \
+                         set it to the column that holds it"
+                    ),
+                );
+            }
+            Some(_) => {
+                let column = Some(column.trim().to_string()).filter(|c| !c.is_empty());
+                columns.insert(field.clone(), column);
+            }
+        }
+    }
+    if kind == SourceKind::Handoffs
+        && ["mrr", "arr"]
+            .iter()
+            .all(|f| columns.get(*f).is_some_and(|c| c.is_none()))
+    {
+        ok = false;
+        problems.at(
+            &["sources", name, "columns"],
+            "handoffs need `mrr` or `arr`; map at least one of them to a column",
+        );
+    }
+    if !(0.0..=1.0).contains(&section.max_bad_ratio) {
+        ok = false;
+        problems.at(
+            &["sources", name, "max_bad_ratio"],
+            format!(
+                "max_bad_ratio {} is outside 0–1; use a share such as 0.01",
+                section.max_bad_ratio
+            ),
+        );
+    }
+    let mut note_aliases = default_note_aliases();
+    if !section.note_aliases.is_empty() && kind != SourceKind::Handoffs {
+        ok = false;
+        problems.at(
+            &["sources", name, "note_aliases"],
+            "note_aliases apply to handoffs sources only; remove it",
+        );
+    }
+    for (field, keys) in &section.note_aliases {
+        if NOTE_FIELDS.contains(&field.as_str()) {
+            let aliases = note_aliases.entry(field.clone()).or_default();
+            aliases.extend(keys.iter().map(|k| k.trim().to_lowercase()));
+        } else {
+            ok = false;
+            problems.at(
+                &["sources", name, "note_aliases", field],
+                format!(
+                    "`{field}` cannot come from notes{}; note fields are {}",
+                    suggest(field, &NOTE_FIELDS),
+                    NOTE_FIELDS.join(", ")
+                ),
+            );
+        }
+    }
+    let format = match section.format.as_deref().map(Format::parse) {
+        Some(None) => {
+            ok = false;
+            problems.at(
+                &["sources", name, "format"],
+                format!(
+                    "unknown format `{}`; use csv, ndjson or parquet, or leave it out to \
+                     detect it from the extension",
+                    section.format.as_deref().unwrap_or_default()
+                ),
+            );
+            None
+        }
+        Some(Some(f)) => Some(f),
+        None => None,
+    };
+    let files = match resolve_files(&section.path, data_root, format) {
+        Ok(files) => files,
+        Err(message) => {
+            problems.at(&["sources", name, "path"], message);
+            return None;
+        }
+    };
+    let source = Source {
+        name: name.to_string(),
+        kind,
+        path: section.path,
+        files,
+        max_bad_rows: section.max_bad_rows,
+        max_bad_ratio: section.max_bad_ratio,
+        columns,
+        note_aliases,
+    };
+    for problem in check_csv_headers(&source) {
+        ok = false;
+        problems.at(&["sources", name, "columns"], problem);
+    }
+    ok.then_some(source)
+}
+
+/// Expands a source glob into files in path order, each with its format.
+fn resolve_files(
+    pattern: &str,
+    data_root: &Path,
+    format: Option<Format>,
+) -> std::result::Result<Vec<SourceFile>, String> {
+    if let Some((scheme, _)) = pattern.split_once("://")
+        && scheme != "file"
+    {
+        return Err(format!(
+            "`{pattern}`: {scheme}:// sources are not supported by this version; \
+             copy the files locally or use a local path"
+        ));
+    }
+    let local = pattern.strip_prefix("file://").unwrap_or(pattern);
+    let full = if Path::new(local).is_absolute() {
+        PathBuf::from(local)
+    } else {
+        data_root.join(local)
+    };
+    let full_text = full.to_string_lossy().to_string();
+    let paths = glob::glob(&full_text).map_err(|e| format!("`{pattern}` is not a valid glob: {e}"))?;
+    let mut files = Vec::new();
+    for entry in paths {
+        let path = entry.map_err(|e| format!("cannot list `{pattern}`: {e}"))?;
+        if !path.is_file() {
+            continue;
+        }
+        let file = SourceFile::new(path, format).map_err(|e| e.to_string())?;
+        files.push(file);
+    }
+    if files.is_empty() {
+        return Err(format!(
+            "no file matches `{full_text}`; check `path` (relative paths start at data_root \
+             `{}`, which --data-root overrides)",
+            data_root.display()
+        ));
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// A CSV header that lacks the column of a required field fails the file at ingest; say so
+/// now, for every file.
+fn check_csv_headers(source: &Source) -> Vec<String> {
+    let mut problems = Vec::new();
+    for file in source.files.iter().filter(|f| f.format == Format::Csv) {
+        let header = match file.csv_header() {
+            Ok(Some(header)) => header,
+            Ok(None) => continue,
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
+        };
+        for field in source.kind.fields().iter().filter(|f| f.required) {
+            if let Some(column) = source.column_for(field.name, Format::Csv)
+                && !header.iter().any(|h| h == column)
+            {
+                problems.push(format!(
+                    "{}: header has no column `{column}`, which required field `{}` maps to; \
+                     set `{} = \"<column>\"` under [sources.{}.columns]",
+                    file.path.display(),
+                    field.name,
+                    field.name,
+                    source.name
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Deserializes a section, collecting every unknown key rather than stopping at the first.
+fn deserialize_all<T: DeserializeOwned>(
+    value: &toml::Value,
+    at: &[&str],
+    problems: &mut Problems,
+) -> Option<T> {
+    let Some(table) = value.as_table() else {
+        problems.at(at, format!("[{}] must be a table", at.join(".")));
+        return None;
+    };
+    let mut table = table.clone();
+    let mut clean = true;
+    loop {
+        match T::deserialize(toml::Value::Table(table.clone())) {
+            Ok(parsed) => return clean.then_some(parsed),
+            Err(e) => {
+                let message = e.message().to_string();
+                if let Some((key, expected)) = unknown_field(&message) {
+                    let mut path = at.to_vec();
+                    path.push(&key);
+                    let known: Vec<&str> = expected.iter().map(String::as_str).collect();
+                    problems.at(
+                        &path,
+                        format!(
+                            "unknown key `{key}` in [{}]{}; known keys are {}",
+                            at.join("."),
+                            suggest(&key, &known),
+                            known.join(", ")
+                        ),
+                    );
+                    table.remove(&key);
+                    clean = false;
+                    continue;
+                }
+                problems.at(at, format!("in [{}]: {message}", at.join(".")));
+                return None;
+            }
+        }
+    }
+}
+
+/// Parses serde's "unknown field `x`, expected one of `a`, `b`" message.
+fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let expected = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    Some((key.to_string(), expected))
+}
+
+/// "; did you mean `x`?" for a near miss, or nothing.
+fn suggest(given: &str, known: &[&str]) -> String {
+    use datafusion::common::utils::datafusion_strsim::levenshtein;
+    known
+        .iter()
+        .map(|k| (levenshtein(given, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min()
+        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default()
+}
+
+pub fn is_currency_code(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_field_message_is_parsed() {
+        let (key, expected) =
+            unknown_field("unknown field `colums`, expected one of `kind`, `path`").unwrap();
+        assert_eq!(key, "colums");
+        assert_eq!(expected, vec!["kind", "path"]);
+    }
+
+    #[test]
+    fn near_misses_are_suggested() {
+        assert_eq!(
+            suggest("colums", &["columns", "kind"]),
+            " (did you mean `columns`?)"
+        );
+        assert_eq!(suggest("zzz", &["columns", "kind"]), "");
+    }
+}

@@ -1,0 +1,190 @@
+//! The DataFusion session churnlake runs its SQL models in, the functions it adds to SQL, and
+//! the two moves every model makes: run a `sql/` file, and write its result as a table.
+//!
+//! Nothing here knows a particular table; the models and their grain live with their layer.
+
+use crate::error::{EngineContext, Error, Result};
+use crate::ingest::convert::{MONEY_SCALE, RATE_SCALE, divide_rounded};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Array};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type, Schema, UInt64Type};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::common::config::TableParquetOptions;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A session with UTC as its time zone and churnlake's SQL functions registered.
+pub fn session() -> SessionContext {
+    let config = SessionConfig::new()
+        .set_str("datafusion.execution.time_zone", "UTC")
+        .set_bool("datafusion.execution.parquet.pushdown_filters", true);
+    let ctx = SessionContext::new_with_config(config);
+    ctx.register_udf(fx_convert_udf());
+    ctx
+}
+
+/// `fx_convert(amount decimal(38,6), rate decimal(38,10))`: the amount in reporting currency,
+/// rounded half away from zero to 6 digits (SPEC §2), computed exactly in 128-bit integers.
+fn fx_convert_udf() -> datafusion::logical_expr::ScalarUDF {
+    let money = DataType::Decimal128(38, MONEY_SCALE as i8);
+    let rate = DataType::Decimal128(38, RATE_SCALE as i8);
+    create_udf(
+        "fx_convert",
+        vec![money.clone(), rate],
+        money.clone(),
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let amounts = arrays[0].as_primitive::<Decimal128Type>();
+            let rates = arrays[1].as_primitive::<Decimal128Type>();
+            let divisor = 10i128.pow(RATE_SCALE);
+            let converted: Decimal128Array = amounts
+                .iter()
+                .zip(rates.iter())
+                .map(|pair| match pair {
+                    (Some(amount), Some(rate)) => amount
+                        .checked_mul(rate)
+                        .map(|product| Some(divide_rounded(product, divisor)))
+                        .ok_or_else(|| {
+                            DataFusionError::Execution(format!(
+                                "fx_convert: {amount} × {rate} overflows a decimal"
+                            ))
+                        }),
+                    _ => Ok(None),
+                })
+                .collect::<Result<_, DataFusionError>>()?;
+            let converted = converted.with_data_type(DataType::Decimal128(38, MONEY_SCALE as i8));
+            Ok(ColumnarValue::Array(Arc::new(converted) as ArrayRef))
+        }),
+    )
+}
+
+/// Runs one SQL model, with `${name}` placeholders filled from `vars`.
+pub async fn run_model(
+    ctx: &SessionContext,
+    name: &str,
+    sql: &str,
+    vars: &[(&str, &str)],
+) -> Result<DataFrame> {
+    let mut text = sql.to_string();
+    for (key, value) in vars {
+        text = text.replace(&format!("${{{key}}}"), value);
+    }
+    ctx.sql(&text)
+        .await
+        .context(format!("model {name} (sql/{name}.sql)"))
+}
+
+/// Writes a result as a directory of Parquet files, Hive-partitioned when asked.
+/// Returns the rows written.
+pub async fn write_table(
+    df: DataFrame,
+    name: &str,
+    dir: &Path,
+    partition_by: Option<&str>,
+) -> Result<u64> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut options = DataFrameWriteOptions::new();
+    if let Some(column) = partition_by {
+        options = options.with_partition_by(vec![column.to_string()]);
+    }
+    let schema = df.schema().as_arrow().clone();
+    let path = format!("{}/", dir.display());
+    let counts = df
+        .write_parquet(&path, options, Some(parquet_options()))
+        .await
+        .context(format!("writing {name}"))?;
+    let rows = counts
+        .iter()
+        .filter_map(|batch| batch.column(0).as_primitive_opt::<UInt64Type>())
+        .flat_map(|counts| counts.iter().flatten())
+        .sum();
+    if rows == 0 {
+        write_empty_file(&schema, dir, partition_by)?;
+    }
+    Ok(rows)
+}
+
+/// DataFusion writes no file for an empty result; readers need one to know the schema.
+/// For a partitioned table the file sits outside any partition, so it adds no rows.
+fn write_empty_file(schema: &Schema, dir: &Path, partition_by: Option<&str>) -> Result<()> {
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .filter(|f| Some(f.name().as_str()) != partition_by)
+        .cloned()
+        .collect();
+    let path = dir.join("empty.parquet");
+    let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+    let writer = parquet::arrow::ArrowWriter::try_new(file, Arc::new(Schema::new(fields)), None)
+        .map_err(|e| Error::io(&path, e))?;
+    writer.close().map_err(|e| Error::io(&path, e))?;
+    Ok(())
+}
+
+fn parquet_options() -> TableParquetOptions {
+    let mut options = TableParquetOptions::default();
+    options.global.compression = Some("zstd(3)".into());
+    options
+}
+
+/// Registers a table directory written by [`write_table`].
+pub async fn register_table(
+    ctx: &SessionContext,
+    name: &str,
+    dir: &Path,
+    partition: Option<(&str, DataType)>,
+) -> Result<()> {
+    let partition_cols: Vec<(String, DataType)> = partition
+        .into_iter()
+        .map(|(column, ty)| (column.to_string(), ty))
+        .collect();
+    let options = ParquetReadOptions::default().table_partition_cols(partition_cols);
+    let path = format!("{}/", dir.display());
+    ctx.register_parquet(name, &path, options)
+        .await
+        .context(format!("registering {name} at {}", dir.display()))
+}
+
+/// Runs a query and collects its batches.
+pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    ctx.sql(sql)
+        .await
+        .context(sql.to_string())?
+        .collect()
+        .await
+        .context(sql.to_string())
+}
+
+/// Every cell of the batches as display text (empty for null), row by row.
+pub fn string_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    let options = FormatOptions::default().with_null("");
+    let mut rows = Vec::new();
+    for batch in batches {
+        let formatters: Vec<ArrayFormatter> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("displayable column"))
+            .collect();
+        for row in 0..batch.num_rows() {
+            rows.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
+        }
+    }
+    rows
+}
+
+/// One integer from a query such as `select count(*) from t`; 0 for no row or null.
+pub async fn query_count(ctx: &SessionContext, sql: &str) -> Result<u64> {
+    let batches = query(ctx, sql).await?;
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(0);
+    };
+    let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Int64)
+        .context(format!("reading the result of {sql}"))?;
+    let ints = column.as_primitive::<Int64Type>();
+    Ok(if ints.is_null(0) { 0 } else { ints.value(0).max(0) as u64 })
+}

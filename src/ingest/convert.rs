@@ -1,0 +1,314 @@
+//! Converting the raw text of a field into its typed value, with the reason when it fails.
+//!
+//! The rules are SPEC §1–§2: RFC 3339 timestamps (a `T` or a space, either case, offsets
+//! optional and then read in the pipeline timezone), `YYYY-MM-DD` dates, decimals with 6
+//! fractional digits rounded half away from zero, enums matched case-insensitively, ranges
+//! enforced. Pure functions only: no I/O, no Arrow.
+
+use crate::contract::{Field, FieldType};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+
+/// Fractional digits of money.
+pub const MONEY_SCALE: u32 = 6;
+/// Fractional digits of exchange rates.
+pub const RATE_SCALE: u32 = 10;
+
+/// A typed value, as it will be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Text(String),
+    Int(i32),
+    Long(i64),
+    /// A decimal's unscaled integer (scale given by the column).
+    Decimal(i128),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since the epoch, UTC.
+    Timestamp(i64),
+    List(Vec<String>),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Converts one field; `Err` carries the reason, naming the field and the value.
+pub fn convert(field: &Field, raw: Option<&str>, tz: Tz) -> Result<Value, String> {
+    let text = raw.map(str::trim).filter(|t| !t.is_empty());
+    let Some(text) = text else {
+        return if field.required {
+            Err(format!("missing required field `{}`", field.name))
+        } else {
+            Ok(Value::Null)
+        };
+    };
+    let name = field.name;
+    match field.ty {
+        FieldType::Text | FieldType::Json => Ok(Value::Text(text.to_string())),
+        FieldType::Count => parse_count(text)
+            .map(Value::Int)
+            .map_err(|why| format!("`{name}` {why}")),
+        FieldType::Score { min, max } => match text.parse::<i64>() {
+            Ok(n) if (min as i64..=max as i64).contains(&n) => Ok(Value::Int(n as i32)),
+            Ok(n) => Err(format!("`{name}` {n} is outside {min}–{max}")),
+            Err(_) => Err(format!("`{name}` `{text}` is not an integer")),
+        },
+        FieldType::Money => parse_decimal(text, MONEY_SCALE)
+            .and_then(|v| non_negative(v, text))
+            .map(Value::Decimal)
+            .map_err(|why| format!("`{name}` {why}")),
+        FieldType::Rate => match parse_decimal(text, RATE_SCALE) {
+            Ok(v) if v > 0 => Ok(Value::Decimal(v)),
+            Ok(_) => Err(format!("`{name}` {text} must be above 0")),
+            Err(why) => Err(format!("`{name}` {why}")),
+        },
+        FieldType::Date => parse_date(text)
+            .map(Value::Date)
+            .ok_or_else(|| format!("`{name}` `{text}` is not a date (YYYY-MM-DD)")),
+        FieldType::Timestamp => parse_timestamp(text, tz)
+            .map(Value::Timestamp)
+            .map_err(|why| format!("`{name}` `{text}` {why}")),
+        FieldType::Currency => {
+            let code = text.to_ascii_uppercase();
+            if crate::config::is_currency_code(&code) {
+                Ok(Value::Text(code))
+            } else {
+                Err(format!("`{name}` `{text}` is not an ISO 4217 currency code"))
+            }
+        }
+        FieldType::Enum(allowed) => {
+            let lower = text.to_ascii_lowercase();
+            match allowed.iter().find(|a| **a == lower) {
+                Some(a) => Ok(Value::Text(a.to_string())),
+                None => Err(format!(
+                    "`{name}` `{text}` is not one of {}",
+                    allowed.join(", ")
+                )),
+            }
+        }
+        FieldType::Tags => Ok(Value::List(parse_tags(text))),
+    }
+}
+
+fn parse_count(text: &str) -> Result<i32, String> {
+    use std::num::IntErrorKind::*;
+    match text.parse::<i64>() {
+        Ok(n) if n < 0 => Err(format!("{n} is negative")),
+        Ok(n) => i32::try_from(n).map_err(|_| format!("{n} is too large (maximum {})", i32::MAX)),
+        Err(e) if matches!(e.kind(), PosOverflow) => {
+            Err(format!("{text} is too large (maximum {})", i32::MAX))
+        }
+        Err(e) if matches!(e.kind(), NegOverflow) => Err(format!("{text} is negative")),
+        Err(_) => Err(format!("`{text}` is not an integer")),
+    }
+}
+
+fn non_negative(value: i128, text: &str) -> Result<i128, String> {
+    if value < 0 {
+        Err(format!("{text} is negative"))
+    } else {
+        Ok(value)
+    }
+}
+
+/// Parses a plain decimal into its unscaled value at `scale`, rounding half away from zero.
+pub fn parse_decimal(text: &str, scale: u32) -> Result<i128, String> {
+    let not_decimal = || format!("`{text}` is not a decimal number");
+    let too_large = || format!("{text} is too large for a decimal");
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if (whole.is_empty() && fraction.is_empty())
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(not_decimal());
+    }
+    let mut unscaled: i128 = 0;
+    for b in whole.bytes() {
+        unscaled = unscaled
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((b - b'0') as i128))
+            .ok_or_else(too_large)?;
+    }
+    let kept = fraction.len().min(scale as usize);
+    for i in 0..scale as usize {
+        let digit = if i < kept {
+            (fraction.as_bytes()[i] - b'0') as i128
+        } else {
+            0
+        };
+        unscaled = unscaled
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(digit))
+            .ok_or_else(too_large)?;
+    }
+    if fraction.len() > kept && fraction.as_bytes()[kept] >= b'5' {
+        unscaled = unscaled.checked_add(1).ok_or_else(too_large)?;
+    }
+    // 38 digits is the widest Decimal128.
+    if unscaled >= 10i128.pow(38) {
+        return Err(too_large());
+    }
+    Ok(if negative { -unscaled } else { unscaled })
+}
+
+/// `numerator / denominator` rounded half away from zero.
+pub fn divide_rounded(numerator: i128, denominator: i128) -> i128 {
+    let quotient = numerator / denominator;
+    let remainder = numerator % denominator;
+    if remainder.abs() * 2 >= denominator.abs() {
+        quotient + numerator.signum() * denominator.signum()
+    } else {
+        quotient
+    }
+}
+
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+pub fn parse_date(text: &str) -> Option<i32> {
+    if text.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .map(date_to_days)
+}
+
+pub fn date_to_days(date: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+pub fn days_to_date(days: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE).expect("date in range")
+}
+
+/// RFC 3339 with `T` or a space, either case; without an offset the time is local to `tz`.
+pub fn parse_timestamp(text: &str, tz: Tz) -> Result<i64, String> {
+    let mut normalized = text.to_string();
+    if normalized.len() > 10 && matches!(normalized.as_bytes()[10], b' ' | b't') {
+        normalized.replace_range(10..11, "T");
+    }
+    if normalized.ends_with('z') {
+        normalized.pop();
+        normalized.push('Z');
+    }
+    if let Ok(aware) = DateTime::parse_from_rfc3339(&normalized) {
+        return Ok(aware.timestamp_micros());
+    }
+    if let Ok(aware) = DateTime::parse_from_str(&normalized, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Ok(aware.timestamp_micros());
+    }
+    let naive = NaiveDateTime::parse_from_str(&normalized, "%Y-%m-%dT%H:%M:%S%.f")
+        .map_err(|_| "is not an RFC 3339 timestamp".to_string())?;
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.timestamp_micros())
+        .ok_or_else(|| format!("does not exist in timezone {tz} (a daylight-saving gap)"))
+}
+
+/// The calendar date of a UTC instant in `tz`, as days since the epoch.
+pub fn local_date(micros: i64, tz: Tz) -> i32 {
+    let utc = DateTime::from_timestamp_micros(micros).expect("timestamp in range");
+    date_to_days(utc.with_timezone(&tz).date_naive())
+}
+
+/// A JSON array of strings, or one string split on commas and whitespace.
+fn parse_tags(text: &str) -> Vec<String> {
+    if text.starts_with('[')
+        && let Ok(list) = serde_json::from_str::<Vec<serde_json::Value>>(text)
+    {
+        return list
+            .into_iter()
+            .filter_map(|v| match v {
+                serde_json::Value::String(s) => Some(s),
+                serde_json::Value::Null => None,
+                other => Some(other.to_string()),
+            })
+            .filter(|s| !s.is_empty())
+            .collect();
+    }
+    text.trim_matches(|c| c == '[' || c == ']')
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_round_half_away_from_zero() {
+        assert_eq!(parse_decimal("1.0000005", 6), Ok(1_000_001));
+        assert_eq!(parse_decimal("-1.0000005", 6), Ok(-1_000_001));
+        assert_eq!(parse_decimal("1.0000004", 6), Ok(1_000_000));
+        assert_eq!(parse_decimal("12", 6), Ok(12_000_000));
+        assert_eq!(parse_decimal(".5", 6), Ok(500_000));
+        assert!(parse_decimal("1e3", 6).is_err());
+        assert!(parse_decimal("", 6).is_err());
+        assert!(parse_decimal("99999999999999999999999999999999999", 6).is_err());
+    }
+
+    #[test]
+    fn division_rounds_half_away_from_zero() {
+        // 100.000002 / 12 = 8.3333335 -> 8.333334
+        assert_eq!(divide_rounded(100_000_002, 12), 8_333_334);
+        assert_eq!(divide_rounded(-100_000_002, 12), -8_333_334);
+        assert_eq!(divide_rounded(120_000_000, 12), 10_000_000);
+    }
+
+    #[test]
+    fn timestamps_accept_spec_variants() {
+        let utc = Tz::UTC;
+        let expected = parse_timestamp("2026-01-05T10:11:12Z", utc).unwrap();
+        for text in [
+            "2026-01-05 10:11:12Z",
+            "2026-01-05t10:11:12z",
+            "2026-01-05T10:11:12+00:00",
+            "2026-01-05 10:11:12",
+            "2026-01-05T11:11:12+01:00",
+            "2026-01-05T10:11:12.000Z",
+        ] {
+            assert_eq!(parse_timestamp(text, utc), Ok(expected), "{text}");
+        }
+        let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
+        assert_eq!(
+            parse_timestamp("2026-01-05 19:11:12", tokyo),
+            Ok(expected),
+            "naive times are read in the pipeline timezone"
+        );
+        assert!(parse_timestamp("yesterday", utc).is_err());
+        assert!(parse_timestamp("2026-13-45T00:00:00Z", utc).is_err());
+    }
+
+    #[test]
+    fn local_dates_follow_the_pipeline_timezone() {
+        let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
+        let micros = parse_timestamp("2026-01-05T20:00:00Z", Tz::UTC).unwrap();
+        assert_eq!(days_to_date(local_date(micros, tokyo)).to_string(), "2026-01-06");
+        assert_eq!(days_to_date(local_date(micros, Tz::UTC)).to_string(), "2026-01-05");
+    }
+
+    #[test]
+    fn tags_split_lists_and_strings() {
+        assert_eq!(parse_tags(r#"["sso","billing"]"#), vec!["sso", "billing"]);
+        assert_eq!(parse_tags("sso, billing urgent"), vec!["sso", "billing", "urgent"]);
+    }
+}

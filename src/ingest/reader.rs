@@ -1,0 +1,448 @@
+//! Reading source files: format and compression detection, and streaming records out of
+//! CSV, NDJSON and Parquet with their physical line numbers.
+//!
+//! A reader hands each record to a callback as the raw text of the mapped columns, one batch
+//! of memory at a time: no file is ever held whole. It does not convert types (that is
+//! `convert`) and it does not decide what a bad record means (that is the caller's quarantine).
+
+use crate::error::{Error, Result};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StructArray};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+
+/// How records are laid out in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+impl Format {
+    pub fn parse(name: &str) -> Option<Format> {
+        match name.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
+            "parquet" => Some(Format::Parquet),
+            _ => None,
+        }
+    }
+
+    /// Nested formats address fields by dotted path (Segment, Zendesk); flat ones by name.
+    pub fn is_nested(self) -> bool {
+        self == Format::Ndjson
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// One input file with its detected layout.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub format: Format,
+    pub compression: Compression,
+}
+
+impl SourceFile {
+    /// Detects compression from the last extension and the format from the one before it,
+    /// unless the pipeline gives the format.
+    pub fn new(path: PathBuf, format: Option<Format>) -> Result<SourceFile> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let (stem, compression) = if let Some(stem) = name.strip_suffix(".gz") {
+            (stem, Compression::Gzip)
+        } else if let Some(stem) = name.strip_suffix(".zst") {
+            (stem, Compression::Zstd)
+        } else {
+            (name.as_str(), Compression::None)
+        };
+        let detected = stem.rsplit_once('.').and_then(|(_, ext)| Format::parse(ext));
+        let format = format.or(detected).ok_or_else(|| {
+            Error::io(
+                &path,
+                "cannot tell the format from the extension; name files .csv, .ndjson or \
+                 .parquet (optionally .gz or .zst) or set `format` on the source",
+            )
+        })?;
+        if format == Format::Parquet && compression != Compression::None {
+            return Err(Error::io(
+                &path,
+                "Parquet files compress internally; remove the .gz/.zst layer",
+            ));
+        }
+        Ok(SourceFile {
+            path,
+            format,
+            compression,
+        })
+    }
+
+    pub fn size(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// The decompressed byte stream.
+    pub fn open(&self) -> Result<Box<dyn BufRead>> {
+        let file = File::open(&self.path)
+            .map_err(|e| Error::io(&self.path, format!("cannot open: {e}")))?;
+        const BUFFER: usize = 1 << 20;
+        Ok(match self.compression {
+            Compression::None => Box::new(BufReader::with_capacity(BUFFER, file)),
+            Compression::Gzip => Box::new(BufReader::with_capacity(
+                BUFFER,
+                flate2::read::MultiGzDecoder::new(BufReader::new(file)),
+            )),
+            Compression::Zstd => {
+                let decoder = zstd::stream::read::Decoder::new(file)
+                    .map_err(|e| Error::io(&self.path, format!("not zstd data: {e}")))?;
+                Box::new(BufReader::with_capacity(BUFFER, decoder))
+            }
+        })
+    }
+
+    /// Column names of a CSV file's header; `None` for an empty file.
+    pub fn csv_header(&self) -> Result<Option<Vec<String>>> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(self.open()?);
+        let header = reader
+            .byte_headers()
+            .map_err(|e| self.read_error(&e))?
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).trim().to_string())
+            .collect::<Vec<_>>();
+        Ok((!header.iter().all(|h| h.is_empty())).then_some(header))
+    }
+
+    fn read_error(&self, err: &dyn std::fmt::Display) -> Error {
+        let hint = match self.compression {
+            Compression::None => "check the file is complete",
+            Compression::Gzip | Compression::Zstd => {
+                "the compressed stream is truncated or corrupt; re-export the file"
+            }
+        };
+        Error::io(&self.path, format!("cannot read: {err}; {hint}"))
+    }
+}
+
+/// The raw text of a record, rebuilt only when it is quarantined.
+pub enum RawText<'a> {
+    Line(&'a str),
+    Csv(&'a csv::ByteRecord),
+    Parquet(&'a [(String, Option<String>)]),
+}
+
+impl RawText<'_> {
+    pub fn render(&self) -> String {
+        match self {
+            RawText::Line(line) => line.to_string(),
+            RawText::Csv(record) => {
+                let mut writer = csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::Any(b'\n'))
+                    .from_writer(Vec::new());
+                let _ = writer.write_byte_record(record);
+                let bytes = writer.into_inner().unwrap_or_default();
+                String::from_utf8_lossy(&bytes).trim_end().to_string()
+            }
+            RawText::Parquet(pairs) => {
+                let object: serde_json::Map<String, serde_json::Value> = pairs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone().into()))
+                    .collect();
+                serde_json::Value::Object(object).to_string()
+            }
+        }
+    }
+}
+
+/// What a reader hands to its callback.
+pub enum Item<'a> {
+    /// A record, with the text of each mapped column (`None` when absent or null).
+    Record {
+        line: u64,
+        values: &'a [Option<String>],
+        raw: RawText<'a>,
+    },
+    /// A record that could not even be split into fields.
+    Unreadable {
+        line: u64,
+        raw: String,
+        field: Option<String>,
+        reason: String,
+    },
+}
+
+/// The columns to extract, one per contract field, in contract order.
+pub struct Projection<'a> {
+    /// Contract field names, for messages.
+    pub fields: &'a [&'a str],
+    /// The source column (or dotted path) of each field; `None` = not in this source.
+    pub columns: &'a [Option<String>],
+    /// Whether each field is required: a required column missing from a file fails it.
+    pub required: &'a [bool],
+}
+
+/// Streams every record of `file` through `on_item`; returns the number of data rows read.
+pub fn read_records(
+    file: &SourceFile,
+    projection: &Projection,
+    batch_rows: usize,
+    on_item: &mut dyn FnMut(Item) -> Result<()>,
+) -> Result<u64> {
+    match file.format {
+        Format::Csv => read_csv(file, projection, on_item),
+        Format::Ndjson => read_ndjson(file, projection, on_item),
+        Format::Parquet => read_parquet(file, projection, batch_rows, on_item),
+    }
+}
+
+fn missing_column(file: &SourceFile, field: &str, column: &str) -> Error {
+    Error::io(
+        &file.path,
+        format!(
+            "has no column `{column}`, which required field `{field}` maps to; fix the \
+             file or map `{field}` to the right column under the source's `columns`"
+        ),
+    )
+}
+
+fn read_csv(
+    file: &SourceFile,
+    projection: &Projection,
+    on_item: &mut dyn FnMut(Item) -> Result<()>,
+) -> Result<u64> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(file.open()?);
+    let header: Vec<String> = reader
+        .byte_headers()
+        .map_err(|e| file.read_error(&e))?
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().to_string())
+        .collect();
+    if header.iter().all(|h| h.is_empty()) {
+        return Ok(0);
+    }
+    let mut indices = Vec::with_capacity(projection.columns.len());
+    for (i, column) in projection.columns.iter().enumerate() {
+        let index = column
+            .as_ref()
+            .and_then(|c| header.iter().position(|h| h == c));
+        if let (None, Some(column), true) = (index, column, projection.required[i]) {
+            return Err(missing_column(file, projection.fields[i], column));
+        }
+        indices.push(index);
+    }
+    let mut values: Vec<Option<String>> = vec![None; indices.len()];
+    let mut record = csv::ByteRecord::new();
+    let mut rows = 0;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(file.read_error(&e)),
+        }
+        rows += 1;
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if record.len() != header.len() {
+            on_item(Item::Unreadable {
+                line,
+                raw: RawText::Csv(&record).render(),
+                field: None,
+                reason: format!(
+                    "expected {} fields as in the header, found {}",
+                    header.len(),
+                    record.len()
+                ),
+            })?;
+            continue;
+        }
+        let mut bad_utf8 = None;
+        for (slot, index) in values.iter_mut().zip(&indices) {
+            *slot = match index.map(|i| std::str::from_utf8(&record[i])) {
+                None => None,
+                Some(Ok(text)) => Some(text.to_string()),
+                Some(Err(_)) => {
+                    bad_utf8 = index.map(|i| header[i].clone());
+                    None
+                }
+            };
+        }
+        if let Some(column) = bad_utf8 {
+            on_item(Item::Unreadable {
+                line,
+                raw: RawText::Csv(&record).render(),
+                field: Some(column.clone()),
+                reason: format!("column `{column}` holds bytes that are not UTF-8"),
+            })?;
+            continue;
+        }
+        on_item(Item::Record {
+            line,
+            values: &values,
+            raw: RawText::Csv(&record),
+        })?;
+    }
+    Ok(rows)
+}
+
+fn read_ndjson(
+    file: &SourceFile,
+    projection: &Projection,
+    on_item: &mut dyn FnMut(Item) -> Result<()>,
+) -> Result<u64> {
+    let mut input = file.open()?;
+    let paths: Vec<Option<Vec<&str>>> = projection
+        .columns
+        .iter()
+        .map(|c| c.as_ref().map(|c| c.split('.').collect()))
+        .collect();
+    let mut values: Vec<Option<String>> = vec![None; paths.len()];
+    let mut buffer = Vec::with_capacity(4096);
+    let mut line = 0u64;
+    let mut rows = 0;
+    loop {
+        buffer.clear();
+        let read = input
+            .read_until(b'\n', &mut buffer)
+            .map_err(|e| file.read_error(&e))?;
+        if read == 0 {
+            break;
+        }
+        line += 1;
+        let bytes = buffer.trim_ascii();
+        if bytes.is_empty() {
+            continue;
+        }
+        rows += 1;
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            on_item(Item::Unreadable {
+                line,
+                raw: String::from_utf8_lossy(bytes).to_string(),
+                field: None,
+                reason: "line holds bytes that are not UTF-8".into(),
+            })?;
+            continue;
+        };
+        let document: serde_json::Value = match serde_json::from_str(text) {
+            Ok(document) => document,
+            Err(e) => {
+                on_item(Item::Unreadable {
+                    line,
+                    raw: text.to_string(),
+                    field: None,
+                    reason: format!("not valid JSON: {e}"),
+                })?;
+                continue;
+            }
+        };
+        for (slot, path) in values.iter_mut().zip(&paths) {
+            *slot = path
+                .as_ref()
+                .and_then(|p| lookup(&document, p))
+                .and_then(json_text);
+        }
+        on_item(Item::Record {
+            line,
+            values: &values,
+            raw: RawText::Line(text),
+        })?;
+    }
+    Ok(rows)
+}
+
+fn lookup<'v>(document: &'v serde_json::Value, path: &[&str]) -> Option<&'v serde_json::Value> {
+    path.iter().try_fold(document, |node, key| node.get(key))
+}
+
+/// Scalars as their text; arrays and objects as JSON text; null as absent.
+fn json_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn read_parquet(
+    file: &SourceFile,
+    projection: &Projection,
+    batch_rows: usize,
+    on_item: &mut dyn FnMut(Item) -> Result<()>,
+) -> Result<u64> {
+    let handle =
+        File::open(&file.path).map_err(|e| Error::io(&file.path, format!("cannot open: {e}")))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(handle)
+        .map_err(|e| Error::io(&file.path, format!("not a readable Parquet file: {e}")))?
+        .with_batch_size(batch_rows)
+        .build()
+        .map_err(|e| Error::io(&file.path, format!("not a readable Parquet file: {e}")))?;
+    let options = FormatOptions::default().with_null("");
+    let mut values: Vec<Option<String>> = vec![None; projection.columns.len()];
+    let mut pairs: Vec<(String, Option<String>)> = Vec::new();
+    let mut row_index = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| file.read_error(&e))?;
+        let mut arrays: Vec<Option<ArrayRef>> = Vec::new();
+        for (i, column) in projection.columns.iter().enumerate() {
+            let array = column.as_ref().and_then(|c| column_by_path(&batch, c));
+            if let (None, Some(column), true) = (&array, column, projection.required[i]) {
+                return Err(missing_column(file, projection.fields[i], column));
+            }
+            arrays.push(array);
+        }
+        let formatters = arrays
+            .iter()
+            .map(|a| {
+                a.as_ref()
+                    .map(|a| ArrayFormatter::try_new(a.as_ref(), &options))
+                    .transpose()
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| file.read_error(&e))?;
+        for row in 0..batch.num_rows() {
+            pairs.clear();
+            for (i, (slot, formatter)) in values.iter_mut().zip(&formatters).enumerate() {
+                *slot = match (formatter, &arrays[i]) {
+                    (Some(f), Some(a)) if a.is_valid(row) => Some(f.value(row).to_string()),
+                    _ => None,
+                };
+                pairs.push((projection.fields[i].to_string(), slot.clone()));
+            }
+            on_item(Item::Record {
+                line: row_index,
+                values: &values,
+                raw: RawText::Parquet(&pairs),
+            })?;
+            row_index += 1;
+        }
+    }
+    Ok(row_index)
+}
+
+/// A top-level column, or a field inside struct columns by dotted path.
+fn column_by_path(batch: &RecordBatch, path: &str) -> Option<ArrayRef> {
+    if let Some(array) = batch.column_by_name(path) {
+        return Some(array.clone());
+    }
+    let mut parts = path.split('.');
+    let mut array = batch.column_by_name(parts.next()?)?.clone();
+    for part in parts {
+        let parent = array.as_any().downcast_ref::<StructArray>()?;
+        array = parent.column_by_name(part)?.clone();
+    }
+    Some(array)
+}

@@ -1,0 +1,131 @@
+//! The staging models of `sql/staging`, in the order they run, with the facts the pipeline
+//! checks about each: grain, partition column, source kind, account and event-time columns.
+
+use crate::contract::SourceKind;
+
+/// One `sql/staging` model.
+pub struct StagingModel {
+    pub name: &'static str,
+    pub sql: &'static str,
+    /// The source kind whose rows it loads; `None` for helper views.
+    pub kind: Option<SourceKind>,
+    /// The raw table it reads and the raw table's key, for counting duplicates.
+    pub raw: Option<&'static str>,
+    /// Columns of its primary key; checked after every run.
+    pub grain: &'static [&'static str],
+    pub partition_by: Option<&'static str>,
+    /// Column holding the account, for orphan counts.
+    pub account_column: Option<&'static str>,
+    /// Column holding the latest event time, for `data_quality.max_event_time`.
+    pub event_time: Option<&'static str>,
+    /// Helper views are registered for later models but not written.
+    pub published: bool,
+}
+
+macro_rules! model_sql {
+    ($name:literal) => {
+        include_str!(concat!("../../sql/staging/", $name, ".sql"))
+    };
+}
+
+pub const STAGING_MODELS: &[StagingModel] = &[
+    StagingModel {
+        name: "stg_fx_rates",
+        sql: model_sql!("stg_fx_rates"),
+        kind: Some(SourceKind::FxRates),
+        raw: Some("raw_fx_rates"),
+        grain: &["currency", "date"],
+        partition_by: None,
+        account_column: None,
+        event_time: Some("date"),
+        published: true,
+    },
+    StagingModel {
+        name: "stg_handoffs",
+        sql: model_sql!("stg_handoffs"),
+        kind: Some(SourceKind::Handoffs),
+        raw: Some("raw_handoffs"),
+        grain: &["deal_id"],
+        partition_by: None,
+        account_column: None,
+        event_time: Some("updated_at"),
+        published: true,
+    },
+    StagingModel {
+        name: "stg_identities",
+        sql: model_sql!("stg_identities"),
+        kind: Some(SourceKind::Events),
+        raw: Some("raw_identities"),
+        grain: &["message_id"],
+        partition_by: None,
+        account_column: None,
+        event_time: Some("timestamp"),
+        published: true,
+    },
+    StagingModel {
+        name: "identity_spans",
+        sql: model_sql!("identity_spans"),
+        kind: None,
+        raw: None,
+        grain: &[],
+        partition_by: None,
+        account_column: None,
+        event_time: None,
+        published: false,
+    },
+    StagingModel {
+        name: "stg_users",
+        sql: model_sql!("stg_users"),
+        kind: Some(SourceKind::Events),
+        raw: Some("raw_users"),
+        grain: &["user_id"],
+        partition_by: None,
+        account_column: None,
+        event_time: Some("identified_at"),
+        published: true,
+    },
+    StagingModel {
+        name: "stg_events",
+        sql: model_sql!("stg_events"),
+        kind: Some(SourceKind::Events),
+        raw: Some("raw_events"),
+        grain: &["message_id"],
+        partition_by: Some("event_date"),
+        account_column: Some("account_id"),
+        event_time: Some("timestamp"),
+        published: true,
+    },
+    StagingModel {
+        name: "stg_tickets",
+        sql: model_sql!("stg_tickets"),
+        kind: Some(SourceKind::Tickets),
+        raw: Some("raw_tickets"),
+        grain: &["id"],
+        partition_by: None,
+        account_column: Some("account_id"),
+        event_time: Some("updated_at"),
+        published: true,
+    },
+    StagingModel {
+        name: "stg_pageviews",
+        sql: model_sql!("stg_pageviews"),
+        kind: Some(SourceKind::Pageviews),
+        raw: Some("raw_pageviews"),
+        grain: &["message_id"],
+        partition_by: Some("event_date"),
+        account_column: Some("account_id"),
+        event_time: Some("timestamp"),
+        published: true,
+    },
+    StagingModel {
+        name: "stg_nps",
+        sql: model_sql!("stg_nps"),
+        kind: Some(SourceKind::Nps),
+        raw: Some("raw_nps"),
+        grain: &["response_id"],
+        partition_by: None,
+        account_column: Some("account_id"),
+        event_time: Some("responded_at"),
+        published: true,
+    },
+];

@@ -1,0 +1,171 @@
+//! The run log: one `runs` row per command, one `data_quality` row per source, and the run's
+//! quarantined rows, each published as the run's own `run_id=` partition.
+//!
+//! The log is written for failed runs too, so an operator can see why a run failed.
+
+use super::{add_run_partition, work_dir};
+use crate::error::{Error, Result};
+use crate::ingest::SourceReport;
+use crate::ingest::batch::{Column, ColumnType, TableWriter};
+use crate::ingest::convert::Value;
+use chrono::Utc;
+use std::path::{Path, PathBuf};
+
+/// One run of a churnlake command.
+pub struct Run {
+    pub id: String,
+    pub command: String,
+    pub pipeline: String,
+    pub warehouse: PathBuf,
+    pub as_of: Option<(i32, i32)>,
+    started_at: i64,
+}
+
+impl Run {
+    pub fn start(command: &str, pipeline: &str, warehouse: &Path) -> Run {
+        let now = Utc::now();
+        Run {
+            id: format!(
+                "{}-{:05}",
+                now.format("%Y%m%dT%H%M%S%3fZ"),
+                std::process::id() % 100_000
+            ),
+            command: command.to_string(),
+            pipeline: pipeline.to_string(),
+            warehouse: warehouse.to_path_buf(),
+            as_of: None,
+            started_at: now.timestamp_micros(),
+        }
+    }
+
+    pub fn work_dir(&self) -> PathBuf {
+        work_dir(&self.warehouse, &self.id)
+    }
+
+    /// Writes and publishes the run's `runs` and `data_quality` rows, and its quarantine file.
+    pub fn record(
+        &self,
+        sources: &[SourceReport],
+        tables: &[(String, u64)],
+        quarantine_file: Option<&Path>,
+        result: &Result<()>,
+    ) -> Result<()> {
+        let dir = self.work_dir().join("log");
+        let runs_file = dir.join("runs.parquet");
+        let mut runs = TableWriter::create(&runs_file, runs_columns(), 16)?;
+        let rows_written = serde_json::Value::Object(
+            tables
+                .iter()
+                .map(|(name, rows)| (name.clone(), (*rows).into()))
+                .collect(),
+        );
+        let (status, exit_code, error) = match result {
+            Ok(()) => ("succeeded", 0, Value::Null),
+            Err(e) => ("failed", e.exit_code() as i32, Value::Text(e.to_string())),
+        };
+        runs.push(&[
+            text(&self.command),
+            text(&self.pipeline),
+            self.as_of.map(|(from, _)| Value::Date(from)).unwrap_or(Value::Null),
+            self.as_of.map(|(_, to)| Value::Date(to)).unwrap_or(Value::Null),
+            Value::Timestamp(self.started_at),
+            Value::Timestamp(Utc::now().timestamp_micros()),
+            text(status),
+            Value::Int(exit_code),
+            error,
+            Value::Text(rows_written.to_string()),
+            text(env!("CARGO_PKG_VERSION")),
+        ])?;
+        runs.finish()?;
+        add_run_partition(&self.warehouse, "runs", &self.id, &runs_file)?;
+
+        if !sources.is_empty() {
+            let dq_file = dir.join("data_quality.parquet");
+            let mut dq = TableWriter::create(&dq_file, data_quality_columns(), 64)?;
+            for report in sources {
+                dq.push(&data_quality_row(report))?;
+            }
+            dq.finish()?;
+            add_run_partition(&self.warehouse, "data_quality", &self.id, &dq_file)?;
+        }
+        if let Some(file) = quarantine_file.filter(|f| f.exists()) {
+            add_run_partition(&self.warehouse, "quarantine", &self.id, file)?;
+        }
+        Ok(())
+    }
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+fn columns(spec: &[(&str, ColumnType)]) -> Vec<Column> {
+    spec.iter().map(|(n, t)| Column::new(*n, *t)).collect()
+}
+
+fn runs_columns() -> Vec<Column> {
+    use ColumnType::*;
+    columns(&[
+        ("command", Text),
+        ("pipeline", Text),
+        ("as_of_from", Date),
+        ("as_of_to", Date),
+        ("started_at", Timestamp),
+        ("finished_at", Timestamp),
+        ("status", Text),
+        ("exit_code", Int),
+        ("error", Text),
+        ("rows_written", Text),
+        ("version", Text),
+    ])
+}
+
+fn data_quality_columns() -> Vec<Column> {
+    use ColumnType::*;
+    columns(&[
+        ("source", Text),
+        ("kind", Text),
+        ("files", Long),
+        ("empty_files", Long),
+        ("bytes_read", Long),
+        ("rows_read", Long),
+        ("rows_loaded", Long),
+        ("rows_quarantined", Long),
+        ("duplicates", Long),
+        ("orphans", Long),
+        ("max_event_time", Timestamp),
+        ("status", Text),
+        ("checks", Text),
+    ])
+}
+
+fn data_quality_row(report: &SourceReport) -> Vec<Value> {
+    let count = |n: u64| Value::Long(n as i64);
+    let checks = serde_json::Value::Array(
+        report
+            .checks
+            .iter()
+            .map(|c| serde_json::json!({"check": c.name, "passed": c.passed, "detail": c.detail}))
+            .collect(),
+    );
+    vec![
+        text(&report.source),
+        text(&report.kind),
+        count(report.files),
+        count(report.empty_files),
+        count(report.bytes),
+        count(report.rows_read),
+        count(report.rows_loaded),
+        count(report.rows_quarantined),
+        count(report.duplicates),
+        count(report.orphans),
+        report.max_event_time.map(Value::Timestamp).unwrap_or(Value::Null),
+        text(if report.failed { "failed" } else { "ok" }),
+        Value::Text(checks.to_string()),
+    ]
+}
+
+/// Ensures a directory exists, naming it on failure.
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+}

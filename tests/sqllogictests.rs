@@ -1,0 +1,90 @@
+//! Runs the `.slt` files that sit beside the SQL models (`sql/**/*.slt`) against the staged
+//! tables of the committed fixtures, ingested once into a temporary warehouse.
+//!
+//! `cargo test --test sqllogictests -- --complete` rewrites the expected results; read the
+//! diff before committing it.
+
+use churnlake::cli::ingest::run_ingest;
+use churnlake::config::{self, Overrides};
+use datafusion_sqllogictest::DataFusion;
+use indicatif::ProgressBar;
+use sqllogictest::strict_column_validator;
+use std::path::{Path, PathBuf};
+
+fn slt_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            slt_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "slt") {
+            found.push(path);
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let complete = std::env::args().any(|a| a == "--complete");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let warehouse = tempfile::tempdir().expect("temporary warehouse");
+    let overrides = Overrides {
+        data_root: Some(root.join("fixtures")),
+        warehouse: Some(warehouse.path().to_path_buf()),
+    };
+    let pipeline = config::load(&root.join("pipelines/default.toml"), &overrides)
+        .expect("default pipeline loads");
+    let (_, outcome) = run_ingest(&pipeline).await;
+    outcome.result.expect("fixtures ingest");
+
+    let mut files = Vec::new();
+    slt_files(&root.join("sql"), &mut files);
+    assert!(!files.is_empty(), "no .slt files under sql/");
+    let mut failures = 0;
+    for file in &files {
+        let relative = file.strip_prefix(root).expect("under the crate").to_path_buf();
+        let ctx = churnlake::engine::session();
+        churnlake::ingest::register_staged(&ctx, warehouse.path())
+            .await
+            .expect("staged tables register");
+        let mut runner = sqllogictest::Runner::new(|| {
+            let ctx = ctx.clone();
+            let relative = relative.clone();
+            async move { Ok(DataFusion::new(ctx, relative, ProgressBar::hidden())) }
+        });
+        runner.with_column_validator(strict_column_validator);
+        runner.with_normalizer(datafusion_sqllogictest::value_normalizer);
+        runner.with_validator(datafusion_sqllogictest::df_value_validator);
+        let result = if complete {
+            runner
+                .update_test_file(
+                    file,
+                    " ",
+                    datafusion_sqllogictest::df_value_validator,
+                    datafusion_sqllogictest::value_normalizer,
+                    strict_column_validator,
+                )
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            runner.run_file_async(file).await.map_err(|e| e.to_string())
+        };
+        match result {
+            Ok(()) => println!("ok      {}", relative.display()),
+            Err(e) => {
+                failures += 1;
+                println!("FAILED  {}\n{e}", relative.display());
+            }
+        }
+    }
+    println!(
+        "sqllogictests: {} passed, {failures} failed",
+        files.len() - failures
+    );
+    if failures > 0 {
+        std::process::exit(1);
+    }
+}
