@@ -11,18 +11,41 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use std::path::Path;
 use std::sync::Arc;
 
-/// A session with UTC as its time zone and churnlake's SQL functions registered.
-pub fn session() -> SessionContext {
-    let config = SessionConfig::new()
+fn config() -> SessionConfig {
+    SessionConfig::new()
         .set_str("datafusion.execution.time_zone", "UTC")
-        .set_bool("datafusion.execution.parquet.pushdown_filters", true);
-    let ctx = SessionContext::new_with_config(config);
+        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+}
+
+/// A session with UTC as its time zone and churnlake's SQL functions registered, using as
+/// much memory as it needs (tests and small ad-hoc queries).
+pub fn session() -> SessionContext {
+    with_functions(SessionContext::new_with_config(config()))
+}
+
+/// A session whose sorts and aggregates spill to `spill_dir` past `memory_limit` bytes, so
+/// its memory stays bounded whatever the input size.
+pub fn bounded_session(memory_limit: usize, spill_dir: &Path) -> Result<SessionContext> {
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit)))
+        .with_temp_file_path(spill_dir)
+        .build_arc()
+        .context("creating the query runtime")?;
+    Ok(with_functions(SessionContext::new_with_config_rt(
+        config(),
+        runtime,
+    )))
+}
+
+fn with_functions(ctx: SessionContext) -> SessionContext {
     ctx.register_udf(fx_convert_udf());
     ctx
 }

@@ -34,6 +34,7 @@ async fn main() {
     let overrides = Overrides {
         data_root: Some(root.join("fixtures")),
         warehouse: Some(warehouse.path().to_path_buf()),
+        memory_limit: None,
     };
     let pipeline = config::load(&root.join("pipelines/default.toml"), &overrides)
         .expect("default pipeline loads");

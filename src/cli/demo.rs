@@ -45,6 +45,7 @@ pub async fn execute(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
                 .clone()
                 .unwrap_or_else(|| args.dir.join("warehouse")),
         ),
+        memory_limit: global.memory_limit.clone(),
     };
     let pipeline = config::load(&pipeline_file, &overrides)?;
     let (run, outcome) = super::ingest::run_ingest(&pipeline).await;

@@ -44,6 +44,9 @@ pub struct GlobalArgs {
     /// Warehouse root for output tables (overrides `warehouse`).
     #[arg(long, global = true)]
     pub warehouse: Option<PathBuf>,
+    /// Memory SQL work may use before spilling to disk, e.g. 3GiB (overrides `memory_limit`).
+    #[arg(long, global = true)]
+    pub memory_limit: Option<String>,
 }
 
 impl GlobalArgs {
@@ -51,6 +54,7 @@ impl GlobalArgs {
         Overrides {
             data_root: self.data_root.clone(),
             warehouse: self.warehouse.clone(),
+            memory_limit: self.memory_limit.clone(),
         }
     }
 

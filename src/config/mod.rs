@@ -40,6 +40,9 @@ struct PipelineSection {
     /// Rows per Arrow batch while reading sources; bounds ingest memory.
     #[serde(default = "default_batch_rows")]
     batch_rows: usize,
+    /// Memory for SQL work (dedupe, joins) before it spills to disk, e.g. "2GiB".
+    #[serde(default = "default_memory_limit")]
+    memory_limit: String,
 }
 
 /// `[sources.NAME]`: one input.
@@ -81,6 +84,9 @@ fn default_data_root() -> String {
 fn default_batch_rows() -> usize {
     65_536
 }
+fn default_memory_limit() -> String {
+    "2GiB".into()
+}
 fn default_max_bad_rows() -> u64 {
     10
 }
@@ -93,6 +99,8 @@ fn default_max_bad_ratio() -> f64 {
 pub struct Overrides {
     pub data_root: Option<PathBuf>,
     pub warehouse: Option<PathBuf>,
+    /// A size such as "3GiB".
+    pub memory_limit: Option<String>,
 }
 
 /// A validated pipeline, ready to run.
@@ -105,6 +113,8 @@ pub struct Pipeline {
     pub warehouse: PathBuf,
     pub data_root: PathBuf,
     pub batch_rows: usize,
+    /// Bytes of memory SQL work may use before spilling.
+    pub memory_limit: usize,
     /// In staging order (see [`SourceKind::staging_rank`]).
     pub sources: Vec<Source>,
 }
@@ -179,7 +189,7 @@ pub fn load(file: &Path, overrides: &Overrides) -> Result<Pipeline> {
         Some(p) if problems.list.is_empty() => Ok(p),
         _ => Err(Error::Config {
             file: file.to_path_buf(),
-            problems: problems.list,
+            problems: problems.into_sorted(),
         }),
     }
 }
@@ -188,7 +198,8 @@ pub fn load(file: &Path, overrides: &Overrides) -> Result<Pipeline> {
 struct Problems<'a> {
     file: &'a Path,
     text: &'a str,
-    list: Vec<String>,
+    /// (line, message), reported in line order.
+    list: Vec<(usize, String)>,
 }
 
 impl<'a> Problems<'a> {
@@ -202,8 +213,19 @@ impl<'a> Problems<'a> {
 
     fn at(&mut self, key_path: &[&str], message: impl Into<String>) {
         let line = line_of(self.text, key_path);
-        self.list
-            .push(format!("{}:{line}: {}", self.file.display(), message.into()));
+        self.push(line, message);
+    }
+
+    fn push(&mut self, line: usize, message: impl Into<String>) {
+        self.list.push((
+            line,
+            format!("{}:{line}: {}", self.file.display(), message.into()),
+        ));
+    }
+
+    fn into_sorted(mut self) -> Vec<String> {
+        self.list.sort_by_key(|(line, _)| *line);
+        self.list.into_iter().map(|(_, message)| message).collect()
     }
 }
 
@@ -220,11 +242,7 @@ fn validate(
                 .span()
                 .map(|s| text[..s.start].lines().count().max(1))
                 .unwrap_or(1);
-            problems.list.push(format!(
-                "{}:{line}: not valid TOML: {}",
-                file.display(),
-                e.message()
-            ));
+            problems.push(line, format!("not valid TOML: {}", e.message()));
             return None;
         }
     };
@@ -267,6 +285,17 @@ fn validate(
     if section.batch_rows == 0 {
         problems.at(&["pipeline", "batch_rows"], "batch_rows must be at least 1");
     }
+    let memory_text = overrides
+        .memory_limit
+        .clone()
+        .unwrap_or_else(|| section.memory_limit.clone());
+    let memory_limit = parse_size(&memory_text);
+    if memory_limit.is_none() {
+        problems.at(
+            &["pipeline", "memory_limit"],
+            format!("memory_limit `{memory_text}` is not a size; write it like \"512MiB\" or \"3GiB\""),
+        );
+    }
     let data_root = overrides
         .data_root
         .clone()
@@ -300,6 +329,7 @@ fn validate(
         warehouse,
         data_root,
         batch_rows: section.batch_rows,
+        memory_limit: memory_limit?,
         sources,
     })
 }
@@ -549,10 +579,10 @@ fn deserialize_all<T: DeserializeOwned>(
         return None;
     };
     let mut table = table.clone();
-    let mut clean = true;
     loop {
         match T::deserialize(toml::Value::Table(table.clone())) {
-            Ok(parsed) => return clean.then_some(parsed),
+            // Unknown keys are already reported; the rest of the section is still checked.
+            Ok(parsed) => return Some(parsed),
             Err(e) => {
                 let message = e.message().to_string();
                 if let Some((key, expected)) = unknown_field(&message) {
@@ -569,7 +599,6 @@ fn deserialize_all<T: DeserializeOwned>(
                         ),
                     );
                     table.remove(&key);
-                    clean = false;
                     continue;
                 }
                 problems.at(at, format!("in [{}]: {message}", at.join(".")));
@@ -604,6 +633,28 @@ fn suggest(given: &str, known: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// "512MiB", "3GiB", "1.5GB", "2048" (bytes) → bytes.
+pub fn parse_size(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let multiplier = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        _ => return None,
+    };
+    let bytes = number * multiplier;
+    (bytes >= 1.0).then_some(bytes as usize)
+}
+
 pub fn is_currency_code(code: &str) -> bool {
     code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
 }
@@ -618,6 +669,16 @@ mod tests {
             unknown_field("unknown field `colums`, expected one of `kind`, `path`").unwrap();
         assert_eq!(key, "colums");
         assert_eq!(expected, vec!["kind", "path"]);
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("3GiB"), Some(3 << 30));
+        assert_eq!(parse_size("512 MiB"), Some(512 << 20));
+        assert_eq!(parse_size("1.5GB"), Some(1_500_000_000));
+        assert_eq!(parse_size("2048"), Some(2048));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("3TB"), None);
     }
 
     #[test]

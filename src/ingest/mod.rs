@@ -41,7 +41,12 @@ pub struct SourceReport {
     pub kind: String,
     pub files: u64,
     pub empty_files: u64,
+    /// Bytes of the files as stored.
     pub bytes: u64,
+    /// Bytes after decompression, as parsed.
+    pub bytes_decoded: u64,
+    /// Wall-clock seconds spent reading, converting and writing raw rows.
+    pub read_seconds: f64,
     /// Data rows read (a CSV header is not a row; blank NDJSON lines are not rows).
     pub rows_read: u64,
     pub rows_quarantined: u64,
@@ -135,7 +140,10 @@ pub async fn ingest(pipeline: &Pipeline, work: &Path) -> IngestOutcome {
             kind: source.kind.name().into(),
             ..Default::default()
         };
-        if let Err(e) = read_source(source, pipeline, &raw_dir, &mut quarantine, &mut report) {
+        let started = std::time::Instant::now();
+        let read = read_source(source, pipeline, &raw_dir, &mut quarantine, &mut report);
+        report.read_seconds = started.elapsed().as_secs_f64();
+        if let Err(e) = read {
             report.check("readable", false, e.to_string());
             first_error.get_or_insert(e);
         }
@@ -245,11 +253,12 @@ fn read_source(
                 }
             }
         };
-        let rows = read_records(file, &projection, pipeline.batch_rows, &mut on_item)?;
+        let read = read_records(file, &projection, pipeline.batch_rows, &mut on_item)?;
         report.files += 1;
         report.bytes += file.size();
-        report.rows_read += rows;
-        if rows == 0 {
+        report.bytes_decoded += read.bytes;
+        report.rows_read += read.rows;
+        if read.rows == 0 {
             report.empty_files += 1;
         }
     }
@@ -317,7 +326,9 @@ fn check_bad_rows(source: &Source, report: &mut SourceReport) {
 
 /// Runs the staging models over the raw tables, then checks and counts their output.
 async fn stage(pipeline: &Pipeline, raw_dir: &Path, outcome: &mut IngestOutcome) -> Result<()> {
-    let ctx = engine::session();
+    let spill_dir = raw_dir.with_file_name("spill");
+    std::fs::create_dir_all(&spill_dir).map_err(|e| Error::io(&spill_dir, e))?;
+    let ctx = engine::bounded_session(pipeline.memory_limit, &spill_dir)?;
     for kind in SourceKind::ALL {
         for table in raw_tables(kind) {
             let path = raw_dir.join(format!("raw_{}.parquet", table.name));

@@ -194,13 +194,22 @@ pub struct Projection<'a> {
     pub required: &'a [bool],
 }
 
-/// Streams every record of `file` through `on_item`; returns the number of data rows read.
+/// What reading one file took in.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FileRead {
+    /// Data rows (a CSV header and blank NDJSON lines are not rows).
+    pub rows: u64,
+    /// Bytes after decompression (Parquet: the file size).
+    pub bytes: u64,
+}
+
+/// Streams every record of `file` through `on_item`.
 pub fn read_records(
     file: &SourceFile,
     projection: &Projection,
     batch_rows: usize,
     on_item: &mut dyn FnMut(Item) -> Result<()>,
-) -> Result<u64> {
+) -> Result<FileRead> {
     match file.format {
         Format::Csv => read_csv(file, projection, on_item),
         Format::Ndjson => read_ndjson(file, projection, on_item),
@@ -222,7 +231,7 @@ fn read_csv(
     file: &SourceFile,
     projection: &Projection,
     on_item: &mut dyn FnMut(Item) -> Result<()>,
-) -> Result<u64> {
+) -> Result<FileRead> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -234,7 +243,7 @@ fn read_csv(
         .map(|h| String::from_utf8_lossy(h).trim().to_string())
         .collect();
     if header.iter().all(|h| h.is_empty()) {
-        return Ok(0);
+        return Ok(FileRead::default());
     }
     let mut indices = Vec::with_capacity(projection.columns.len());
     for (i, column) in projection.columns.iter().enumerate() {
@@ -296,14 +305,17 @@ fn read_csv(
             raw: RawText::Csv(&record),
         })?;
     }
-    Ok(rows)
+    Ok(FileRead {
+        rows,
+        bytes: reader.position().byte(),
+    })
 }
 
 fn read_ndjson(
     file: &SourceFile,
     projection: &Projection,
     on_item: &mut dyn FnMut(Item) -> Result<()>,
-) -> Result<u64> {
+) -> Result<FileRead> {
     let mut input = file.open()?;
     let paths: Vec<Option<Vec<&str>>> = projection
         .columns
@@ -314,6 +326,7 @@ fn read_ndjson(
     let mut buffer = Vec::with_capacity(4096);
     let mut line = 0u64;
     let mut rows = 0;
+    let mut bytes = 0;
     loop {
         buffer.clear();
         let read = input
@@ -322,6 +335,7 @@ fn read_ndjson(
         if read == 0 {
             break;
         }
+        bytes += read as u64;
         line += 1;
         let bytes = buffer.trim_ascii();
         if bytes.is_empty() {
@@ -361,7 +375,7 @@ fn read_ndjson(
             raw: RawText::Line(text),
         })?;
     }
-    Ok(rows)
+    Ok(FileRead { rows, bytes })
 }
 
 fn lookup<'v>(document: &'v serde_json::Value, path: &[&str]) -> Option<&'v serde_json::Value> {
@@ -382,7 +396,7 @@ fn read_parquet(
     projection: &Projection,
     batch_rows: usize,
     on_item: &mut dyn FnMut(Item) -> Result<()>,
-) -> Result<u64> {
+) -> Result<FileRead> {
     let handle =
         File::open(&file.path).map_err(|e| Error::io(&file.path, format!("cannot open: {e}")))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(handle)
@@ -430,7 +444,10 @@ fn read_parquet(
             row_index += 1;
         }
     }
-    Ok(row_index)
+    Ok(FileRead {
+        rows: row_index,
+        bytes: file.size(),
+    })
 }
 
 /// A top-level column, or a field inside struct columns by dotted path.

@@ -12,8 +12,16 @@ pub fn print_ingest(run: &Run, outcome: &IngestOutcome, pipeline: &Pipeline) {
     let status = if outcome.result.is_ok() { "succeeded" } else { "FAILED" };
     println!("\nrun {} ({}) {status}", run.id, run.command);
     println!(
-        "{:<12} {:>5} {:>10} {:>10} {:>11} {:>10} {:>8}  {:<20}  status",
-        "source", "files", "read", "loaded", "quarantined", "duplicates", "orphans", "latest event"
+        "{:<12} {:>5} {:>10} {:>10} {:>11} {:>10} {:>8}  {:<20} {:>9}  status",
+        "source",
+        "files",
+        "read",
+        "loaded",
+        "quarantined",
+        "duplicates",
+        "orphans",
+        "latest event",
+        "MB/s"
     );
     for s in &outcome.sources {
         let latest = s
@@ -21,8 +29,9 @@ pub fn print_ingest(run: &Run, outcome: &IngestOutcome, pipeline: &Pipeline) {
             .and_then(DateTime::from_timestamp_micros)
             .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_else(|| "-".into());
+        let throughput = s.bytes_decoded as f64 / 1e6 / s.read_seconds.max(1e-9);
         println!(
-            "{:<12} {:>5} {:>10} {:>10} {:>11} {:>10} {:>8}  {:<20}  {}",
+            "{:<12} {:>5} {:>10} {:>10} {:>11} {:>10} {:>8}  {:<20} {:>9.1}  {}",
             s.source,
             s.files,
             s.rows_read,
@@ -31,6 +40,7 @@ pub fn print_ingest(run: &Run, outcome: &IngestOutcome, pipeline: &Pipeline) {
             s.duplicates,
             s.orphans,
             latest,
+            throughput,
             if s.failed { "FAILED" } else { "ok" }
         );
     }

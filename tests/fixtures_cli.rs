@@ -1,0 +1,155 @@
+//! The committed fixtures (`fixtures/`, made by `churnlake generate`) through `ingest`:
+//! staged row counts, every planted malformed row in quarantine with its reason, counts that
+//! reconcile, identical tables on a re-run, and fixtures that match their generator.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The command that made `fixtures/`; `generated_fixtures_match_the_generator` keeps them in step.
+pub const FIXTURE_ARGS: &[&str] = &[
+    "generate", "--accounts", "40", "--days", "120", "--seed", "7", "--events-per-user-day", "1.5",
+];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Ingests the fixtures into a fresh warehouse.
+fn ingest_fixtures() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let out = churnlake(
+        root(),
+        &["--warehouse", wh.to_str().unwrap(), "ingest"],
+    );
+    assert_eq!(exit_code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    (dir, wh)
+}
+
+/// `_malformed.csv`: (file relative to fixtures, line) → kind.
+fn planted_defects() -> BTreeMap<(String, u64), String> {
+    let text = std::fs::read_to_string(root().join("fixtures/_malformed.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let parts: Vec<&str> = line.split(',').collect();
+            ((parts[0].to_string(), parts[1].parse().unwrap()), parts[2].to_string())
+        })
+        .collect()
+}
+
+/// What a quarantine reason says for each kind of planted defect.
+fn reason_for(kind: &str) -> &'static str {
+    match kind {
+        "unparseable_json" => "not valid JSON",
+        "csv_field_count" => "fields as in the header",
+        "bad_timestamp" => "is not an RFC 3339 timestamp",
+        "bad_date" => "is not a date",
+        "missing_required" => "missing required field",
+        "bad_enum" => "is not one of",
+        "negative_amount" => "is negative",
+        "out_of_range" => "is outside 0–10",
+        "number_too_large" => "is too large",
+        "invalid_utf8" => "not UTF-8",
+        "bad_number" => "is not an integer",
+        other => panic!("unknown defect kind {other} in _malformed.csv"),
+    }
+}
+
+#[test]
+fn every_planted_malformed_row_is_quarantined_with_its_reason() {
+    let (_dir, wh) = ingest_fixtures();
+    let quarantined: BTreeMap<(String, u64), String> = query(&wh, "select file, line, reason from quarantine")
+        .into_iter()
+        .map(|row| {
+            let file = row[0].split("fixtures/").nth(1).unwrap_or(&row[0]).to_string();
+            ((file, row[1].parse().unwrap()), row[2].clone())
+        })
+        .collect();
+    let planted = planted_defects();
+    let kinds: std::collections::BTreeSet<&str> = planted.values().map(String::as_str).collect();
+    assert_eq!(kinds.len(), 11, "every kind of SPEC §2 defect is planted: {kinds:?}");
+    for ((file, line), kind) in &planted {
+        let reason = quarantined
+            .get(&(file.clone(), *line))
+            .unwrap_or_else(|| panic!("{file}:{line} ({kind}) is not in quarantine: {quarantined:#?}"));
+        assert!(reason.contains(reason_for(kind)), "{file}:{line} {kind}: {reason}");
+    }
+    assert_eq!(quarantined.len(), planted.len(), "only planted rows are rejected: {quarantined:#?}");
+}
+
+#[test]
+fn fixture_counts_reconcile_and_grains_hold() {
+    let (_dir, wh) = ingest_fixtures();
+    for row in query(&wh, "select source, rows_read, rows_loaded, rows_quarantined, duplicates, status, checks from data_quality") {
+        let n = |i: usize| row[i].parse::<u64>().unwrap();
+        assert_eq!(n(1), n(2) + n(3) + n(4), "{row:?}");
+        assert_eq!(row[5], "ok", "{row:?}");
+        assert!(!row[6].contains("\"passed\":false"), "{row:?}");
+    }
+    for (table, key) in [
+        ("stg_handoffs", "deal_id"),
+        ("stg_tickets", "id"),
+        ("stg_events", "message_id"),
+        ("stg_pageviews", "message_id"),
+        ("stg_identities", "message_id"),
+        ("stg_users", "user_id"),
+        ("stg_nps", "response_id"),
+    ] {
+        let sql = format!("select count(*) = count(distinct {key}) and count(*) > 0 from {table}");
+        assert_eq!(scalar(&wh, &sql), "true", "{table} is unique on {key} and not empty");
+    }
+    // Every planted account has a contract line; JPY lines are converted.
+    let planted = std::fs::read_to_string(root().join("fixtures/_planted.csv")).unwrap();
+    let accounts = planted.lines().skip(1).count();
+    assert_eq!(scalar(&wh, "select count(distinct account_id) from stg_handoffs"), accounts.to_string());
+    assert_eq!(
+        scalar(&wh, "select count(*) from stg_handoffs where currency = 'JPY' and mrr_reporting < mrr / 100"),
+        scalar(&wh, "select count(*) from stg_handoffs where currency = 'JPY'"),
+    );
+    // Segment duplicates (retries) were planted and removed; events without a groupId resolved.
+    let events = query(&wh, "select duplicates, orphans from data_quality where source = 'events'");
+    assert!(events[0][0].parse::<u64>().unwrap() > 0, "{events:?}");
+    assert_eq!(scalar(&wh, "select count(*) from stg_events where account_id is null"), "0");
+    // Japanese notes are parsed into handoff fields.
+    assert_ne!(
+        scalar(&wh, "select count(*) from stg_handoffs where currency = 'JPY' and goal is not null and notes like '%：%'"),
+        "0"
+    );
+}
+
+#[test]
+fn ingesting_the_fixtures_twice_gives_identical_staged_tables() {
+    let (_dir, wh) = ingest_fixtures();
+    let tables = ["stg_handoffs", "stg_tickets", "stg_events", "stg_pageviews", "stg_identities", "stg_users", "stg_nps", "stg_fx_rates"];
+    let dump = |wh: &Path| -> Vec<Vec<Vec<String>>> {
+        tables.iter().map(|t| query(wh, &format!("select * from {t} order by 1, 2"))).collect()
+    };
+    let first = dump(&wh);
+    let out = churnlake(root(), &["--warehouse", wh.to_str().unwrap(), "ingest"]);
+    assert_eq!(exit_code(&out), 0);
+    assert_eq!(dump(&wh), first);
+}
+
+#[test]
+fn generated_fixtures_match_the_generator() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("fixtures");
+    let mut args = FIXTURE_ARGS.to_vec();
+    args.extend(["--out", out_dir.to_str().unwrap()]);
+    let out = churnlake(root(), &args);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let relative = |files: Vec<(PathBuf, Vec<u8>)>, base: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        files.into_iter().map(|(p, b)| (p.strip_prefix(base).unwrap().to_path_buf(), b)).collect()
+    };
+    let fresh = relative(snapshot(&out_dir), &out_dir);
+    let committed = relative(snapshot(&root().join("fixtures")), &root().join("fixtures"));
+    let names = |files: &[(PathBuf, Vec<u8>)]| files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&fresh), names(&committed), "regenerate with: cargo run -- {} --out fixtures", FIXTURE_ARGS.join(" "));
+    for ((path, fresh), (_, committed)) in fresh.iter().zip(&committed) {
+        assert!(fresh == committed, "{} differs; regenerate with: cargo run -- {} --out fixtures", path.display(), FIXTURE_ARGS.join(" "));
+    }
+}
