@@ -96,7 +96,10 @@ pub enum FieldType {
     /// One of the listed values, matched case-insensitively, stored lower case.
     Enum(&'static [&'static str]),
     /// Integer in an inclusive range (NPS score).
-    Score { min: i32, max: i32 },
+    Score {
+        min: i32,
+        max: i32,
+    },
     /// A JSON array of strings, or one string split on commas and spaces.
     Tags,
     /// Nested JSON kept as its text (Segment `properties`, `traits`).

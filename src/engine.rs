@@ -11,9 +11,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use std::path::Path;
@@ -194,7 +194,12 @@ pub fn string_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("displayable column"))
             .collect();
         for row in 0..batch.num_rows() {
-            rows.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
+            rows.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(row).to_string())
+                    .collect(),
+            );
         }
     }
     rows
@@ -209,5 +214,9 @@ pub async fn query_count(ctx: &SessionContext, sql: &str) -> Result<u64> {
     let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Int64)
         .context(format!("reading the result of {sql}"))?;
     let ints = column.as_primitive::<Int64Type>();
-    Ok(if ints.is_null(0) { 0 } else { ints.value(0).max(0) as u64 })
+    Ok(if ints.is_null(0) {
+        0
+    } else {
+        ints.value(0).max(0) as u64
+    })
 }

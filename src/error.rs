@@ -37,10 +37,7 @@ pub enum Error {
 
     /// A file could not be read or written.
     #[error("{}: {message}", path.display())]
-    Io {
-        path: PathBuf,
-        message: String,
-    },
+    Io { path: PathBuf, message: String },
 
     /// A query or engine failure; `context` says which step.
     #[error("{context}: {source}")]

@@ -1,5 +1,5 @@
-use clap::Parser;
 use churnlake::cli::{self, Cli};
+use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -10,7 +10,15 @@ use std::path::{Path, PathBuf};
 
 /// The command that made `fixtures/`; `generated_fixtures_match_the_generator` keeps them in step.
 pub const FIXTURE_ARGS: &[&str] = &[
-    "generate", "--accounts", "40", "--days", "120", "--seed", "7", "--events-per-user-day", "1.5",
+    "generate",
+    "--accounts",
+    "25",
+    "--days",
+    "150",
+    "--seed",
+    "7",
+    "--events-per-user-day",
+    "0.5",
 ];
 
 fn root() -> &'static Path {
@@ -21,10 +29,7 @@ fn root() -> &'static Path {
 fn ingest_fixtures() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let wh = dir.path().join("wh");
-    let out = churnlake(
-        root(),
-        &["--warehouse", wh.to_str().unwrap(), "ingest"],
-    );
+    let out = churnlake(root(), &["--warehouse", wh.to_str().unwrap(), "ingest"]);
     assert_eq!(exit_code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     (dir, wh)
 }
@@ -36,7 +41,10 @@ fn planted_defects() -> BTreeMap<(String, u64), String> {
         .skip(1)
         .map(|line| {
             let parts: Vec<&str> = line.split(',').collect();
-            ((parts[0].to_string(), parts[1].parse().unwrap()), parts[2].to_string())
+            (
+                (parts[0].to_string(), parts[1].parse().unwrap()),
+                parts[2].to_string(),
+            )
         })
         .collect()
 }
@@ -62,29 +70,48 @@ fn reason_for(kind: &str) -> &'static str {
 #[test]
 fn every_planted_malformed_row_is_quarantined_with_its_reason() {
     let (_dir, wh) = ingest_fixtures();
-    let quarantined: BTreeMap<(String, u64), String> = query(&wh, "select file, line, reason from quarantine")
-        .into_iter()
-        .map(|row| {
-            let file = row[0].split("fixtures/").nth(1).unwrap_or(&row[0]).to_string();
-            ((file, row[1].parse().unwrap()), row[2].clone())
-        })
-        .collect();
+    let quarantined: BTreeMap<(String, u64), String> =
+        query(&wh, "select file, line, reason from quarantine")
+            .into_iter()
+            .map(|row| {
+                let file = row[0]
+                    .split("fixtures/")
+                    .nth(1)
+                    .unwrap_or(&row[0])
+                    .to_string();
+                ((file, row[1].parse().unwrap()), row[2].clone())
+            })
+            .collect();
     let planted = planted_defects();
     let kinds: std::collections::BTreeSet<&str> = planted.values().map(String::as_str).collect();
-    assert_eq!(kinds.len(), 11, "every kind of SPEC §2 defect is planted: {kinds:?}");
+    assert_eq!(
+        kinds.len(),
+        11,
+        "every kind of SPEC §2 defect is planted: {kinds:?}"
+    );
     for ((file, line), kind) in &planted {
-        let reason = quarantined
-            .get(&(file.clone(), *line))
-            .unwrap_or_else(|| panic!("{file}:{line} ({kind}) is not in quarantine: {quarantined:#?}"));
-        assert!(reason.contains(reason_for(kind)), "{file}:{line} {kind}: {reason}");
+        let reason = quarantined.get(&(file.clone(), *line)).unwrap_or_else(|| {
+            panic!("{file}:{line} ({kind}) is not in quarantine: {quarantined:#?}")
+        });
+        assert!(
+            reason.contains(reason_for(kind)),
+            "{file}:{line} {kind}: {reason}"
+        );
     }
-    assert_eq!(quarantined.len(), planted.len(), "only planted rows are rejected: {quarantined:#?}");
+    assert_eq!(
+        quarantined.len(),
+        planted.len(),
+        "only planted rows are rejected: {quarantined:#?}"
+    );
 }
 
 #[test]
 fn fixture_counts_reconcile_and_grains_hold() {
     let (_dir, wh) = ingest_fixtures();
-    for row in query(&wh, "select source, rows_read, rows_loaded, rows_quarantined, duplicates, status, checks from data_quality") {
+    for row in query(
+        &wh,
+        "select source, rows_read, rows_loaded, rows_quarantined, duplicates, status, checks from data_quality",
+    ) {
         let n = |i: usize| row[i].parse::<u64>().unwrap();
         assert_eq!(n(1), n(2) + n(3) + n(4), "{row:?}");
         assert_eq!(row[5], "ok", "{row:?}");
@@ -100,23 +127,48 @@ fn fixture_counts_reconcile_and_grains_hold() {
         ("stg_nps", "response_id"),
     ] {
         let sql = format!("select count(*) = count(distinct {key}) and count(*) > 0 from {table}");
-        assert_eq!(scalar(&wh, &sql), "true", "{table} is unique on {key} and not empty");
+        assert_eq!(
+            scalar(&wh, &sql),
+            "true",
+            "{table} is unique on {key} and not empty"
+        );
     }
     // Every planted account has a contract line; JPY lines are converted.
     let planted = std::fs::read_to_string(root().join("fixtures/_planted.csv")).unwrap();
     let accounts = planted.lines().skip(1).count();
-    assert_eq!(scalar(&wh, "select count(distinct account_id) from stg_handoffs"), accounts.to_string());
     assert_eq!(
-        scalar(&wh, "select count(*) from stg_handoffs where currency = 'JPY' and mrr_reporting < mrr / 100"),
-        scalar(&wh, "select count(*) from stg_handoffs where currency = 'JPY'"),
+        scalar(&wh, "select count(distinct account_id) from stg_handoffs"),
+        accounts.to_string()
+    );
+    assert_eq!(
+        scalar(
+            &wh,
+            "select count(*) from stg_handoffs where currency = 'JPY' and mrr_reporting < mrr / 100"
+        ),
+        scalar(
+            &wh,
+            "select count(*) from stg_handoffs where currency = 'JPY'"
+        ),
     );
     // Segment duplicates (retries) were planted and removed; events without a groupId resolved.
-    let events = query(&wh, "select duplicates, orphans from data_quality where source = 'events'");
+    let events = query(
+        &wh,
+        "select duplicates, orphans from data_quality where source = 'events'",
+    );
     assert!(events[0][0].parse::<u64>().unwrap() > 0, "{events:?}");
-    assert_eq!(scalar(&wh, "select count(*) from stg_events where account_id is null"), "0");
+    assert_eq!(
+        scalar(
+            &wh,
+            "select count(*) from stg_events where account_id is null"
+        ),
+        "0"
+    );
     // Japanese notes are parsed into handoff fields.
     assert_ne!(
-        scalar(&wh, "select count(*) from stg_handoffs where currency = 'JPY' and goal is not null and notes like '%：%'"),
+        scalar(
+            &wh,
+            "select count(*) from stg_handoffs where currency = 'JPY' and goal is not null and notes like '%：%'"
+        ),
         "0"
     );
 }
@@ -124,9 +176,21 @@ fn fixture_counts_reconcile_and_grains_hold() {
 #[test]
 fn ingesting_the_fixtures_twice_gives_identical_staged_tables() {
     let (_dir, wh) = ingest_fixtures();
-    let tables = ["stg_handoffs", "stg_tickets", "stg_events", "stg_pageviews", "stg_identities", "stg_users", "stg_nps", "stg_fx_rates"];
+    let tables = [
+        "stg_handoffs",
+        "stg_tickets",
+        "stg_events",
+        "stg_pageviews",
+        "stg_identities",
+        "stg_users",
+        "stg_nps",
+        "stg_fx_rates",
+    ];
     let dump = |wh: &Path| -> Vec<Vec<Vec<String>>> {
-        tables.iter().map(|t| query(wh, &format!("select * from {t} order by 1, 2"))).collect()
+        tables
+            .iter()
+            .map(|t| query(wh, &format!("select * from {t} order by 1, 2")))
+            .collect()
     };
     let first = dump(&wh);
     let out = churnlake(root(), &["--warehouse", wh.to_str().unwrap(), "ingest"]);
@@ -143,13 +207,27 @@ fn generated_fixtures_match_the_generator() {
     let out = churnlake(root(), &args);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let relative = |files: Vec<(PathBuf, Vec<u8>)>, base: &Path| -> Vec<(PathBuf, Vec<u8>)> {
-        files.into_iter().map(|(p, b)| (p.strip_prefix(base).unwrap().to_path_buf(), b)).collect()
+        files
+            .into_iter()
+            .map(|(p, b)| (p.strip_prefix(base).unwrap().to_path_buf(), b))
+            .collect()
     };
     let fresh = relative(snapshot(&out_dir), &out_dir);
     let committed = relative(snapshot(&root().join("fixtures")), &root().join("fixtures"));
-    let names = |files: &[(PathBuf, Vec<u8>)]| files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
-    assert_eq!(names(&fresh), names(&committed), "regenerate with: cargo run -- {} --out fixtures", FIXTURE_ARGS.join(" "));
+    let names =
+        |files: &[(PathBuf, Vec<u8>)]| files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&fresh),
+        names(&committed),
+        "regenerate with: cargo run -- {} --out fixtures",
+        FIXTURE_ARGS.join(" ")
+    );
     for ((path, fresh), (_, committed)) in fresh.iter().zip(&committed) {
-        assert!(fresh == committed, "{} differs; regenerate with: cargo run -- {} --out fixtures", path.display(), FIXTURE_ARGS.join(" "));
+        assert!(
+            fresh == committed,
+            "{} differs; regenerate with: cargo run -- {} --out fixtures",
+            path.display(),
+            FIXTURE_ARGS.join(" ")
+        );
     }
 }

@@ -89,25 +89,43 @@ fn ingest_stages_typed_deduplicated_rows_with_notes_identities_and_fx() {
 
     // The later version of d1 wins; its goal column beats its note, the champion comes from the note.
     assert_eq!(
-        query(&wh, "select seats, csm_owner, cast(mrr as varchar), goal, champion, kpi from stg_handoffs where deal_id = 'd1'"),
+        query(
+            &wh,
+            "select seats, csm_owner, cast(mrr as varchar), goal, champion, kpi from stg_handoffs where deal_id = 'd1'"
+        ),
         vec![vec!["12", "Bob", "120.000000", "Grow usage", "Raj", ""]]
     );
     // Japanese notes with full-width colons; arr/12 in yen; converted at the rate of the last
     // day on or before start_date (2025-02-28): 100000 × 0.0066666667 = 666.66667.
     assert_eq!(
-        query(&wh, "select goal, decision_maker, champion, cast(mrr as varchar), cast(mrr_reporting as varchar) from stg_handoffs where deal_id = 'd2'"),
-        vec![vec!["解約率を下げる", "山田 太郎", "佐藤", "100000.000000", "666.666670"]]
+        query(
+            &wh,
+            "select goal, decision_maker, champion, cast(mrr as varchar), cast(mrr_reporting as varchar) from stg_handoffs where deal_id = 'd2'"
+        ),
+        vec![vec![
+            "解約率を下げる",
+            "山田 太郎",
+            "佐藤",
+            "100000.000000",
+            "666.666670"
+        ]]
     );
     // The negative mrr row is quarantined with its line and field.
     assert_eq!(
-        query(&wh, "select line, field, reason from quarantine where source = 'handoffs'"),
+        query(
+            &wh,
+            "select line, field, reason from quarantine where source = 'handoffs'"
+        ),
         vec![vec!["11", "mrr", "`mrr` -5 is negative"]]
     );
 
     // Events: t1 keeps its first read; events without groupId take the account of the
     // user's group call in force at the time; u9 has none and stays an orphan.
     assert_eq!(
-        query(&wh, "select message_id, account_id, event, cast(event_date as varchar) from stg_events order by message_id"),
+        query(
+            &wh,
+            "select message_id, account_id, event, cast(event_date as varchar) from stg_events order by message_id"
+        ),
         vec![
             vec!["t1", "acc_1", "Report Created", "2025-03-01"],
             vec!["t2", "acc_2", "Export Run", "2025-07-01"],
@@ -120,17 +138,26 @@ fn ingest_stages_typed_deduplicated_rows_with_notes_identities_and_fx() {
         vec![vec!["u1", "u1@acme.test", "admin"]]
     );
     assert_eq!(
-        query(&wh, "select line, reason from quarantine where source = 'events' order by line"),
+        query(
+            &wh,
+            "select line, reason from quarantine where source = 'events' order by line"
+        ),
         vec![
             vec!["10", "`timestamp` `yesterday` is not an RFC 3339 timestamp"],
-            vec!["11", "not valid JSON: EOF while parsing an object at line 1 column 102"],
+            vec![
+                "11",
+                "not valid JSON: EOF while parsing an object at line 1 column 102"
+            ],
         ]
     );
 
     // Tickets: the latest version wins; an empty organization resolves through the requester;
     // a rejected later version never replaces the valid earlier one.
     assert_eq!(
-        query(&wh, "select id, account_id, status, priority, satisfaction, array_to_string(tags, '|') from stg_tickets order by id"),
+        query(
+            &wh,
+            "select id, account_id, status, priority, satisfaction, array_to_string(tags, '|') from stg_tickets order by id"
+        ),
         vec![
             vec!["1", "acc_1", "solved", "urgent", "bad", "sso|billing"],
             vec!["2", "acc_2", "new", "normal", "", ""],
@@ -140,7 +167,10 @@ fn ingest_stages_typed_deduplicated_rows_with_notes_identities_and_fx() {
 
     // Counts reconcile per source: read = loaded + quarantined + duplicates.
     assert_eq!(
-        query(&wh, "select source, rows_read, rows_loaded, rows_quarantined, duplicates, orphans, status from data_quality order by source"),
+        query(
+            &wh,
+            "select source, rows_read, rows_loaded, rows_quarantined, duplicates, orphans, status from data_quality order by source"
+        ),
         vec![
             vec!["events", "10", "7", "2", "1", "2", "ok"],
             vec!["fx_rates", "3", "3", "0", "0", "0", "ok"],
@@ -160,17 +190,28 @@ fn ingesting_twice_gives_identical_staged_tables() {
     project(dir.path());
     let wh = dir.path().join("wh");
     let dump = |wh: &Path| -> Vec<Vec<Vec<String>>> {
-        ["stg_handoffs", "stg_events", "stg_tickets", "stg_identities", "stg_users", "stg_fx_rates"]
-            .iter()
-            .map(|t| query(wh, &format!("select * from {t} order by 1, 2")))
-            .collect()
+        [
+            "stg_handoffs",
+            "stg_events",
+            "stg_tickets",
+            "stg_identities",
+            "stg_users",
+            "stg_fx_rates",
+        ]
+        .iter()
+        .map(|t| query(wh, &format!("select * from {t} order by 1, 2")))
+        .collect()
     };
     assert_eq!(exit_code(&ingest(dir.path())), 0);
     let first = dump(&wh);
     assert_eq!(exit_code(&ingest(dir.path())), 0);
     assert_eq!(dump(&wh), first);
     assert_eq!(scalar(&wh, "select count(*) from runs"), "2");
-    assert_eq!(scalar(&wh, "select count(*) from stg_events"), "4", "re-running never duplicates");
+    assert_eq!(
+        scalar(&wh, "select count(*) from stg_events"),
+        "4",
+        "re-running never duplicates"
+    );
 }
 
 #[test]
@@ -186,7 +227,11 @@ fn a_source_over_its_bad_row_limits_fails_and_leaves_published_tables_untouched(
         "path = \"handoffs/*.csv\"\nmax_bad_rows = 0\nmax_bad_ratio = 0.1",
     );
     write(dir.path(), "pipeline.toml", strict);
-    write(dir.path(), "data/handoffs/handoffs.csv", HANDOFFS.replace("Bob", "Carol"));
+    write(
+        dir.path(),
+        "data/handoffs/handoffs.csv",
+        HANDOFFS.replace("Bob", "Carol"),
+    );
     let out = ingest(dir.path());
     assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
     assert!(
@@ -194,18 +239,33 @@ fn a_source_over_its_bad_row_limits_fails_and_leaves_published_tables_untouched(
         "{}",
         stderr(&out)
     );
-    assert_eq!(snapshot(&wh.join("stg_handoffs")), before, "previous output intact");
     assert_eq!(
-        query(&wh, "select status, exit_code from runs order by started_at"),
+        snapshot(&wh.join("stg_handoffs")),
+        before,
+        "previous output intact"
+    );
+    assert_eq!(
+        query(
+            &wh,
+            "select status, exit_code from runs order by started_at"
+        ),
         vec![vec!["succeeded", "0"], vec!["failed", "1"]]
     );
     let failed_run = scalar(&wh, "select run_id from runs where status = 'failed'");
     assert_eq!(
-        query(&wh, &format!("select source, status from data_quality where run_id = '{failed_run}' and status = 'failed'")),
+        query(
+            &wh,
+            &format!(
+                "select source, status from data_quality where run_id = '{failed_run}' and status = 'failed'"
+            )
+        ),
         vec![vec!["handoffs", "failed"]]
     );
     assert_eq!(
-        scalar(&wh, &format!("select count(*) from quarantine where run_id = '{failed_run}'")),
+        scalar(
+            &wh,
+            &format!("select count(*) from quarantine where run_id = '{failed_run}'")
+        ),
         "4",
         "the failed run still records its quarantine"
     );
@@ -219,25 +279,44 @@ fn a_truncated_gzip_file_fails_with_exit_3_naming_the_file() {
     std::io::Write::write_all(&mut encoder, TICKETS.repeat(50).as_bytes()).unwrap();
     let gz = encoder.finish().unwrap();
     std::fs::remove_file(dir.path().join("data/tickets/tickets.ndjson")).unwrap();
-    write(dir.path(), "data/tickets/tickets.ndjson.gz", &gz[..gz.len() / 2]);
+    write(
+        dir.path(),
+        "data/tickets/tickets.ndjson.gz",
+        &gz[..gz.len() / 2],
+    );
     let out = ingest(dir.path());
     assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("data/tickets/tickets.ndjson.gz"), "{err}");
     assert!(err.contains("truncated or corrupt"), "{err}");
-    assert!(!dir.path().join("wh/stg_tickets").exists(), "nothing published");
-    assert_eq!(scalar(&dir.path().join("wh"), "select exit_code from runs"), "3");
+    assert!(
+        !dir.path().join("wh/stg_tickets").exists(),
+        "nothing published"
+    );
+    assert_eq!(
+        scalar(&dir.path().join("wh"), "select exit_code from runs"),
+        "3"
+    );
 }
 
 #[test]
 fn a_missing_required_csv_column_names_the_column_and_the_mapping() {
     let dir = tempfile::tempdir().unwrap();
     project(dir.path());
-    write(dir.path(), "data/handoffs/handoffs.csv", HANDOFFS.replacen("account_id", "account", 1));
+    write(
+        dir.path(),
+        "data/handoffs/handoffs.csv",
+        HANDOFFS.replacen("account_id", "account", 1),
+    );
     let out = ingest(dir.path());
     assert_eq!(exit_code(&out), 2, "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("header has no column `account_id`, which required field `account_id` maps to"), "{err}");
+    assert!(
+        err.contains(
+            "header has no column `account_id`, which required field `account_id` maps to"
+        ),
+        "{err}"
+    );
     assert!(err.contains("[sources.handoffs.columns]"), "{err}");
 }
 
@@ -245,7 +324,11 @@ fn a_missing_required_csv_column_names_the_column_and_the_mapping() {
 fn a_missing_fx_rate_is_an_error_naming_currency_and_date() {
     let dir = tempfile::tempdir().unwrap();
     project(dir.path());
-    write(dir.path(), "data/fx/rates.csv", "date,currency,rate\n2025-03-02,JPY,0.0090000000\n");
+    write(
+        dir.path(),
+        "data/fx/rates.csv",
+        "date,currency,rate\n2025-03-02,JPY,0.0090000000\n",
+    );
     let out = ingest(dir.path());
     assert_eq!(exit_code(&out), 1);
     assert!(
@@ -264,7 +347,10 @@ fn an_empty_file_loads_nothing_and_is_reported() {
     let out = ingest(dir.path());
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     assert_eq!(
-        query(&dir.path().join("wh"), "select source, files, empty_files from data_quality where empty_files > 0 order by source"),
+        query(
+            &dir.path().join("wh"),
+            "select source, files, empty_files from data_quality where empty_files > 0 order by source"
+        ),
         vec![vec!["events", "2", "1"], vec!["fx_rates", "2", "1"]]
     );
 }

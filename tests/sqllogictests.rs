@@ -46,7 +46,10 @@ async fn main() {
     assert!(!files.is_empty(), "no .slt files under sql/");
     let mut failures = 0;
     for file in &files {
-        let relative = file.strip_prefix(root).expect("under the crate").to_path_buf();
+        let relative = file
+            .strip_prefix(root)
+            .expect("under the crate")
+            .to_path_buf();
         let ctx = churnlake::engine::session();
         churnlake::ingest::register_staged(&ctx, warehouse.path())
             .await

@@ -37,8 +37,15 @@ x = 1
 fn validate_lists_every_problem_with_its_line_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "broken.toml", BROKEN);
-    write(dir.path(), "handoffs/h.csv", "deal_id,account_id,start_date,mrr\n");
-    let out = churnlake(dir.path(), &["--pipeline", "broken.toml", "--data-root", ".", "validate"]);
+    write(
+        dir.path(),
+        "handoffs/h.csv",
+        "deal_id,account_id,start_date,mrr\n",
+    );
+    let out = churnlake(
+        dir.path(),
+        &["--pipeline", "broken.toml", "--data-root", ".", "validate"],
+    );
     assert_eq!(exit_code(&out), 2);
     let err = stderr(&out);
     let expected = [
@@ -64,16 +71,28 @@ fn validate_accepts_the_default_pipeline_on_the_fixtures() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = churnlake(root, &["validate"]);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
-    assert!(stdout(&out).contains("pipeline `default` is valid (6 sources"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("pipeline `default` is valid (6 sources"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn a_toml_syntax_error_names_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "bad.toml", "[pipeline]\nname = \"x\"\ntimezone = \n");
+    write(
+        dir.path(),
+        "bad.toml",
+        "[pipeline]\nname = \"x\"\ntimezone = \n",
+    );
     let out = churnlake(dir.path(), &["--pipeline", "bad.toml", "validate"]);
     assert_eq!(exit_code(&out), 2);
-    assert!(stderr(&out).contains("bad.toml:3: not valid TOML"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("bad.toml:3: not valid TOML"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -81,7 +100,11 @@ fn a_missing_pipeline_file_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = churnlake(dir.path(), &["--pipeline", "nope.toml", "validate"]);
     assert_eq!(exit_code(&out), 2);
-    assert!(stderr(&out).contains("cannot read pipeline file nope.toml"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read pipeline file nope.toml"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `churnlake generate`: write demo sources in the real export formats.
 
 use crate::error::{Error, Result};
-use crate::generate::{self, GenerateOptions, GenerateSummary};
+use crate::generate::{self, GenerateError, GenerateOptions, GenerateSummary};
 use chrono::NaiveDate;
 use clap::Args;
 use std::path::PathBuf;
@@ -69,14 +69,14 @@ pub fn execute(args: GenerateArgs) -> Result<()> {
     Ok(())
 }
 
-/// Generates a dataset, mapping generator failures onto I/O errors naming the directory.
+/// Generates a dataset; a bad option is a usage error, anything else an I/O error.
 pub fn write_dataset(size: &DatasetArgs, out: PathBuf) -> Result<GenerateSummary> {
-    if size.accounts == 0 || size.days == 0 {
-        return Err(Error::Usage(
-            "--accounts and --days must be at least 1".to_string(),
-        ));
-    }
-    generate::generate(&size.options(out.clone())).map_err(|e| Error::io(&out, e))
+    generate::generate(&size.options(out.clone())).map_err(|e| match e {
+        GenerateError::InvalidOption { .. } => Error::Usage(e.to_string()),
+        GenerateError::Io { ref path, .. } | GenerateError::StaleOutput { ref path } => {
+            Error::io(path.clone(), e.to_string())
+        }
+    })
 }
 
 pub fn print_summary(out: &std::path::Path, summary: &GenerateSummary) {

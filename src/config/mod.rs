@@ -160,7 +160,10 @@ fn default_note_aliases() -> BTreeMap<String, Vec<String>> {
     let pairs: [(&str, &[&str]); 5] = [
         ("goal", &["goal", "目標", "ゴール"]),
         ("kpi", &["kpi"]),
-        ("decision_maker", &["decision maker", "決裁者", "意思決定者"]),
+        (
+            "decision_maker",
+            &["decision maker", "決裁者", "意思決定者"],
+        ),
         ("champion", &["champion", "推進者"]),
         ("risks", &["risks", "risk", "リスク", "懸念"]),
     ];
@@ -255,7 +258,10 @@ fn validate(
     let section: Option<PipelineSection> = match table.get("pipeline") {
         Some(value) => deserialize_all(value, &["pipeline"], problems),
         None => {
-            problems.at(&[], "missing [pipeline] section; add `[pipeline]` with `name = \"...\"`");
+            problems.at(
+                &[],
+                "missing [pipeline] section; add `[pipeline]` with `name = \"...\"`",
+            );
             None
         }
     };
@@ -293,7 +299,9 @@ fn validate(
     if memory_limit.is_none() {
         problems.at(
             &["pipeline", "memory_limit"],
-            format!("memory_limit `{memory_text}` is not a size; write it like \"512MiB\" or \"3GiB\""),
+            format!(
+                "memory_limit `{memory_text}` is not a size; write it like \"512MiB\" or \"3GiB\""
+            ),
         );
     }
     let data_root = overrides
@@ -516,7 +524,8 @@ fn resolve_files(
         data_root.join(local)
     };
     let full_text = full.to_string_lossy().to_string();
-    let paths = glob::glob(&full_text).map_err(|e| format!("`{pattern}` is not a valid glob: {e}"))?;
+    let paths =
+        glob::glob(&full_text).map_err(|e| format!("`{pattern}` is not a valid glob: {e}"))?;
     let mut files = Vec::new();
     for entry in paths {
         let path = entry.map_err(|e| format!("cannot list `{pattern}`: {e}"))?;

@@ -69,13 +69,12 @@ impl ColumnType {
             ColumnType::Int => Box::new(Int32Builder::with_capacity(capacity)),
             ColumnType::Long => Box::new(Int64Builder::with_capacity(capacity)),
             ColumnType::Money | ColumnType::Rate => Box::new(
-                Decimal128Builder::with_capacity(capacity)
-                    .with_data_type(self.data_type()),
+                Decimal128Builder::with_capacity(capacity).with_data_type(self.data_type()),
             ),
             ColumnType::Date => Box::new(Date32Builder::with_capacity(capacity)),
-            ColumnType::Timestamp => Box::new(
-                TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
-            ),
+            ColumnType::Timestamp => {
+                Box::new(TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"))
+            }
             ColumnType::Tags => Box::new(ListBuilder::new(StringBuilder::new())),
         }
     }
@@ -109,7 +108,9 @@ pub fn schema_of(columns: &[Column]) -> SchemaRef {
 /// Parquet properties for every file churnlake writes.
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .build()
 }
 
@@ -193,11 +194,17 @@ fn append(builder: &mut dyn ArrayBuilder, column: &Column, value: &Value) {
             .unwrap_or_else(|| panic!("builder type of column `{}`", column.name))
     }
     match (column.ty, value) {
-        (ColumnType::Text, Value::Text(s)) => downcast::<StringBuilder>(builder, column).append_value(s),
+        (ColumnType::Text, Value::Text(s)) => {
+            downcast::<StringBuilder>(builder, column).append_value(s)
+        }
         (ColumnType::Text, Value::Null) => downcast::<StringBuilder>(builder, column).append_null(),
-        (ColumnType::Int, Value::Int(n)) => downcast::<Int32Builder>(builder, column).append_value(*n),
+        (ColumnType::Int, Value::Int(n)) => {
+            downcast::<Int32Builder>(builder, column).append_value(*n)
+        }
         (ColumnType::Int, Value::Null) => downcast::<Int32Builder>(builder, column).append_null(),
-        (ColumnType::Long, Value::Long(n)) => downcast::<Int64Builder>(builder, column).append_value(*n),
+        (ColumnType::Long, Value::Long(n)) => {
+            downcast::<Int64Builder>(builder, column).append_value(*n)
+        }
         (ColumnType::Long, Value::Null) => downcast::<Int64Builder>(builder, column).append_null(),
         (ColumnType::Money | ColumnType::Rate, Value::Decimal(d)) => {
             downcast::<Decimal128Builder>(builder, column).append_value(*d)
@@ -205,7 +212,9 @@ fn append(builder: &mut dyn ArrayBuilder, column: &Column, value: &Value) {
         (ColumnType::Money | ColumnType::Rate, Value::Null) => {
             downcast::<Decimal128Builder>(builder, column).append_null()
         }
-        (ColumnType::Date, Value::Date(d)) => downcast::<Date32Builder>(builder, column).append_value(*d),
+        (ColumnType::Date, Value::Date(d)) => {
+            downcast::<Date32Builder>(builder, column).append_value(*d)
+        }
         (ColumnType::Date, Value::Null) => downcast::<Date32Builder>(builder, column).append_null(),
         (ColumnType::Timestamp, Value::Timestamp(t)) => {
             downcast::<TimestampMicrosecondBuilder>(builder, column).append_value(*t)

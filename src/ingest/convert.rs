@@ -84,7 +84,9 @@ pub fn convert(field: &Field, raw: Option<&str>, tz: Tz) -> Result<Value, String
             if crate::config::is_currency_code(&code) {
                 Ok(Value::Text(code))
             } else {
-                Err(format!("`{name}` `{text}` is not an ISO 4217 currency code"))
+                Err(format!(
+                    "`{name}` `{text}` is not an ISO 4217 currency code"
+                ))
             }
         }
         FieldType::Enum(allowed) => {
@@ -302,13 +304,22 @@ mod tests {
     fn local_dates_follow_the_pipeline_timezone() {
         let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
         let micros = parse_timestamp("2026-01-05T20:00:00Z", Tz::UTC).unwrap();
-        assert_eq!(days_to_date(local_date(micros, tokyo)).to_string(), "2026-01-06");
-        assert_eq!(days_to_date(local_date(micros, Tz::UTC)).to_string(), "2026-01-05");
+        assert_eq!(
+            days_to_date(local_date(micros, tokyo)).to_string(),
+            "2026-01-06"
+        );
+        assert_eq!(
+            days_to_date(local_date(micros, Tz::UTC)).to_string(),
+            "2026-01-05"
+        );
     }
 
     #[test]
     fn tags_split_lists_and_strings() {
         assert_eq!(parse_tags(r#"["sso","billing"]"#), vec!["sso", "billing"]);
-        assert_eq!(parse_tags("sso, billing urgent"), vec!["sso", "billing", "urgent"]);
+        assert_eq!(
+            parse_tags("sso, billing urgent"),
+            vec!["sso", "billing", "urgent"]
+        );
     }
 }

@@ -165,7 +165,10 @@ pub async fn ingest(pipeline: &Pipeline, work: &Path) -> IngestOutcome {
             .find(|c| !c.passed)
             .map(|c| c.detail.clone())
             .unwrap_or_default();
-        first_error = Some(Error::DataCheck(format!("source `{}`: {detail}", failed.source)));
+        first_error = Some(Error::DataCheck(format!(
+            "source `{}`: {detail}",
+            failed.source
+        )));
     }
     if let Some(e) = first_error {
         outcome.result = Err(e);
@@ -181,7 +184,14 @@ struct Quarantine {
 }
 
 impl Quarantine {
-    fn push(&mut self, source: &Source, file: &SourceFile, line: u64, rejection: Rejection, raw: String) -> Result<()> {
+    fn push(
+        &mut self,
+        source: &Source,
+        file: &SourceFile,
+        line: u64,
+        rejection: Rejection,
+        raw: String,
+    ) -> Result<()> {
         let text = |s: &str| Value::Text(s.to_string());
         self.writer.push(&[
             text(&source.name),
@@ -285,7 +295,9 @@ fn convert_record(
         .map(|((field, raw), column)| {
             convert::convert(field, raw.as_deref(), pipeline.timezone).map_err(|reason| {
                 let reason = match (raw, column) {
-                    (None, Some(column)) if field.required => format!("{reason} (column `{column}`)"),
+                    (None, Some(column)) if field.required => {
+                        format!("{reason} (column `{column}`)")
+                    }
                     _ => reason,
                 };
                 Rejection {
@@ -363,7 +375,11 @@ async fn stage(pipeline: &Pipeline, raw_dir: &Path, outcome: &mut IngestOutcome)
     }
     check_fx(&ctx, pipeline).await?;
     if let Some(failed) = outcome.sources.iter().find(|s| s.failed) {
-        let check = failed.checks.iter().find(|c| !c.passed).expect("a failed check");
+        let check = failed
+            .checks
+            .iter()
+            .find(|c| !c.passed)
+            .expect("a failed check");
         return Err(Error::DataCheck(format!(
             "source `{}`, check {}: {}",
             failed.source, check.name, check.detail
@@ -409,7 +425,10 @@ async fn account_for(
         report.check(
             &format!("grain_{}", model.name),
             repeated == 0,
-            format!("{} is unique on ({key}): {repeated} repeated keys", model.name),
+            format!(
+                "{} is unique on ({key}): {repeated} repeated keys",
+                model.name
+            ),
         );
         if let Some(account) = model.account_column {
             report.orphans += engine::query_count(
@@ -433,7 +452,8 @@ async fn account_for(
             .await?;
             if micros > 0 {
                 let micros = micros as i64;
-                report.max_event_time = Some(report.max_event_time.map_or(micros, |m| m.max(micros)));
+                report.max_event_time =
+                    Some(report.max_event_time.map_or(micros, |m| m.max(micros)));
             }
         }
     }
@@ -447,7 +467,11 @@ async fn account_for(
             report.rows_loaded,
             report.rows_quarantined,
             report.duplicates,
-            if accounted == report.rows_read { "" } else { " does not hold" }
+            if accounted == report.rows_read {
+                ""
+            } else {
+                " does not hold"
+            }
         ),
     );
     Ok(())

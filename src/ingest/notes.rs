@@ -81,14 +81,16 @@ mod tests {
     #[test]
     fn english_and_japanese_keys_with_either_colon() {
         let notes = "Met the team.\nGOAL : Cut churn\n 決裁者 ：山田 太郎\nGoal: second";
-        let found = parser().parse(notes);
+        let parser = parser();
+        let found = parser.parse(notes);
         assert_eq!(found["goal"], "Cut churn");
         assert_eq!(found["decision_maker"], "山田 太郎");
     }
 
     #[test]
     fn bullets_and_separators_are_tolerated() {
-        let found = parser().parse("- Decision_maker: Jane Doe (VP Ops)\n目標：\n");
+        let parser = parser();
+        let found = parser.parse("- Decision_maker: Jane Doe (VP Ops)\n目標：\n");
         assert_eq!(found["decision_maker"], "Jane Doe (VP Ops)");
         assert!(!found.contains_key("goal"), "an empty value is not a value");
     }

@@ -67,7 +67,9 @@ impl SourceFile {
         } else {
             (name.as_str(), Compression::None)
         };
-        let detected = stem.rsplit_once('.').and_then(|(_, ext)| Format::parse(ext));
+        let detected = stem
+            .rsplit_once('.')
+            .and_then(|(_, ext)| Format::parse(ext));
         let format = format.or(detected).ok_or_else(|| {
             Error::io(
                 &path,

@@ -240,7 +240,11 @@ impl Shaper {
     }
 
     fn segment_call(&self, record: Record) -> Result<(usize, Vec<Value>), Rejection> {
-        let call = record.get("call_type").as_text().unwrap_or("track").to_string();
+        let call = record
+            .get("call_type")
+            .as_text()
+            .unwrap_or("track")
+            .to_string();
         let timestamp = record.get("timestamp").clone();
         match call.as_str() {
             "track" => {
@@ -348,7 +352,10 @@ impl Record {
 
     fn require(&self, name: &str, reason: &str) -> Result<(), Rejection> {
         if self.get(name).is_null() {
-            Err(Rejection::new(name, format!("missing required field: {reason}")))
+            Err(Rejection::new(
+                name,
+                format!("missing required field: {reason}"),
+            ))
         } else {
             Ok(())
         }

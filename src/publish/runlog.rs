@@ -66,8 +66,12 @@ impl Run {
         runs.push(&[
             text(&self.command),
             text(&self.pipeline),
-            self.as_of.map(|(from, _)| Value::Date(from)).unwrap_or(Value::Null),
-            self.as_of.map(|(_, to)| Value::Date(to)).unwrap_or(Value::Null),
+            self.as_of
+                .map(|(from, _)| Value::Date(from))
+                .unwrap_or(Value::Null),
+            self.as_of
+                .map(|(_, to)| Value::Date(to))
+                .unwrap_or(Value::Null),
             Value::Timestamp(self.started_at),
             Value::Timestamp(Utc::now().timestamp_micros()),
             text(status),
@@ -163,7 +167,10 @@ fn data_quality_row(report: &SourceReport) -> Vec<Value> {
         count(report.rows_quarantined),
         count(report.duplicates),
         count(report.orphans),
-        report.max_event_time.map(Value::Timestamp).unwrap_or(Value::Null),
+        report
+            .max_event_time
+            .map(Value::Timestamp)
+            .unwrap_or(Value::Null),
         text(if report.failed { "failed" } else { "ok" }),
         Value::Text(checks.to_string()),
     ]

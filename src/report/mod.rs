@@ -9,7 +9,11 @@ use chrono::DateTime;
 
 /// The per-source table of an ingest run, its rejections and what was published.
 pub fn print_ingest(run: &Run, outcome: &IngestOutcome, pipeline: &Pipeline) {
-    let status = if outcome.result.is_ok() { "succeeded" } else { "FAILED" };
+    let status = if outcome.result.is_ok() {
+        "succeeded"
+    } else {
+        "FAILED"
+    };
     println!("\nrun {} ({}) {status}", run.id, run.command);
     println!(
         "{:<12} {:>5} {:>10} {:>10} {:>11} {:>10} {:>8}  {:<20} {:>9}  status",
@@ -45,14 +49,20 @@ pub fn print_ingest(run: &Run, outcome: &IngestOutcome, pipeline: &Pipeline) {
         );
     }
     for s in outcome.sources.iter().filter(|s| s.rows_quarantined > 0) {
-        println!("\n{} row(s) of {} quarantined, first ones:", s.rows_quarantined, s.source);
+        println!(
+            "\n{} row(s) of {} quarantined, first ones:",
+            s.rows_quarantined, s.source
+        );
         for rejection in &s.first_rejections {
             println!("  {rejection}");
         }
     }
     for s in &outcome.sources {
         for check in s.checks.iter().filter(|c| !c.passed) {
-            println!("\ncheck {} failed for {}: {}", check.name, s.source, check.detail);
+            println!(
+                "\ncheck {} failed for {}: {}",
+                check.name, s.source, check.detail
+            );
         }
     }
     if outcome.result.is_ok() {
