@@ -134,7 +134,7 @@ pub async fn write_table(
 
 /// DataFusion writes no file for an empty result; readers need one to know the schema.
 /// For a partitioned table the file sits outside any partition, so it adds no rows.
-fn write_empty_file(schema: &Schema, dir: &Path, partition_by: Option<&str>) -> Result<()> {
+pub fn write_empty_file(schema: &Schema, dir: &Path, partition_by: Option<&str>) -> Result<()> {
     let fields: Vec<_> = schema
         .fields()
         .iter()
@@ -219,4 +219,17 @@ pub async fn query_count(ctx: &SessionContext, sql: &str) -> Result<u64> {
     } else {
         ints.value(0).max(0) as u64
     })
+}
+
+/// Registers every table of a warehouse that exists: staged tables, marts and the run log.
+pub async fn register_warehouse(ctx: &SessionContext, warehouse: &Path) -> Result<()> {
+    crate::ingest::register_staged(ctx, warehouse).await?;
+    crate::marts::register_marts(ctx, warehouse).await?;
+    for table in crate::publish::runlog::LOG_TABLES {
+        let dir = warehouse.join(table);
+        if dir.exists() {
+            register_table(ctx, table, &dir, Some(("run_id", DataType::Utf8))).await?;
+        }
+    }
+    Ok(())
 }

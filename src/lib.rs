@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod ingest;
+pub mod marts;
 pub mod publish;
 pub mod report;
 

@@ -1,6 +1,6 @@
 -- stg_nps: one row per response_id; a repeated response keeps the row read last (a later
 -- export corrects an earlier one). An empty account_id takes the user's account at
--- responded_at through the identity map.
+-- responded_at through the identity map. responded_date is the local date of responded_at.
 with source as (
     select * from raw_nps
 ),
@@ -26,7 +26,8 @@ final as (
         latest.user_id,
         latest.responded_at,
         latest.score,
-        latest.comment
+        latest.comment,
+        latest.responded_date
     from latest
     left join identity_spans
         on latest.account_id is null

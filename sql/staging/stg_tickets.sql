@@ -1,6 +1,7 @@
 -- stg_tickets: one row per ticket id, its latest version (greatest updated_at; equal ones
 -- keep the row read last). An empty organization takes the requester's account at the
--- ticket's created_at through the identity map.
+-- ticket's created_at through the identity map. created_date and solved_date are the local
+-- (pipeline timezone) dates of created_at and solved_at.
 with source as (
     select * from raw_tickets
 ),
@@ -32,7 +33,9 @@ final as (
         latest.type,
         latest.subject,
         latest.tags,
-        latest.satisfaction
+        latest.satisfaction,
+        latest.created_date,
+        latest.solved_date
     from latest
     left join identity_spans
         on latest.account_id is null

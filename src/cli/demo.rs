@@ -8,7 +8,8 @@ use crate::report;
 use clap::Args;
 use std::path::PathBuf;
 
-/// Generate demo data, ingest it and print a summary.
+/// Generate demo data, ingest it, build the customer tables as of its last day, and print
+/// a summary: per-source counts, then the red and falling accounts with their reasons.
 ///
 /// Uses the built-in default pipeline (the one in pipelines/default.toml) with its data root
 /// and warehouse under --dir, so it runs from any directory.
@@ -48,7 +49,11 @@ pub async fn execute(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
         memory_limit: global.memory_limit.clone(),
     };
     let pipeline = config::load(&pipeline_file, &overrides)?;
+    crate::marts::check_expressions(&pipeline).await?;
     let (run, outcome) = super::ingest::run_ingest(&pipeline).await;
     report::print_ingest(&run, &outcome, &pipeline);
-    outcome.result
+    outcome.result?;
+    let as_of = args.size.end_date;
+    let (run, built) = super::build::run_build(&pipeline, as_of).await;
+    report::print_build(&pipeline, &run, &built?).await
 }

@@ -1,9 +1,11 @@
 //! The command line: global options, and one file per command (each with examples in its
 //! long help). Commands parse and dispatch; the work happens in the data-flow modules.
 
+pub mod build;
 mod demo;
 mod generate;
 pub mod ingest;
+mod query;
 mod validate;
 
 use crate::config::{self, Overrides, Pipeline};
@@ -68,14 +70,18 @@ impl GlobalArgs {
 pub enum Command {
     Validate(validate::ValidateArgs),
     Ingest(ingest::IngestArgs),
+    Build(build::BuildArgs),
+    Query(query::QueryArgs),
     Generate(generate::GenerateArgs),
     Demo(demo::DemoArgs),
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Validate(args) => validate::execute(&cli.global, args),
+        Command::Validate(args) => validate::execute(&cli.global, args).await,
         Command::Ingest(args) => ingest::execute(&cli.global, args).await,
+        Command::Build(args) => build::execute(&cli.global, args).await,
+        Command::Query(args) => query::execute(&cli.global, args).await,
         Command::Generate(args) => generate::execute(args),
         Command::Demo(args) => demo::execute(&cli.global, args).await,
     }

@@ -4,7 +4,8 @@ use super::GlobalArgs;
 use crate::error::Result;
 use clap::Args;
 
-/// Check the pipeline file: keys, kinds, mappings, globs and CSV headers.
+/// Check the pipeline file: keys, kinds, mappings, globs, CSV headers, and every SQL
+/// expression (maturity and touch rules, health metrics, playbook conditions and messages).
 ///
 /// Every problem is listed with its line and what to do; the exit code is 2 when there is
 /// any.
@@ -16,8 +17,9 @@ use clap::Args;
 #[command(verbatim_doc_comment)]
 pub struct ValidateArgs {}
 
-pub fn execute(global: &GlobalArgs, _args: ValidateArgs) -> Result<()> {
+pub async fn execute(global: &GlobalArgs, _args: ValidateArgs) -> Result<()> {
     let pipeline = global.load_pipeline()?;
+    crate::marts::check_expressions(&pipeline).await?;
     println!(
         "{}: pipeline `{}` is valid ({} sources, timezone {}, reporting currency {})",
         pipeline.file.display(),

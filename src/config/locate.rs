@@ -26,6 +26,14 @@ pub fn line_of(text: &str, path: &[&str]) -> usize {
     best.1
 }
 
+/// 1-based line where `value` first appears in `text` (1 when absent).
+pub fn line_of_text(text: &str, value: &str) -> usize {
+    let needle = value.lines().next().unwrap_or(value);
+    text.lines()
+        .position(|line| !needle.is_empty() && line.contains(needle))
+        .map_or(1, |index| index + 1)
+}
+
 fn consider(candidate: &[String], path: &[&str], line: usize, best: &mut (usize, usize)) {
     let depth = candidate
         .iter()

@@ -7,6 +7,7 @@
 //! CSV sources; it never ingests data.
 
 mod locate;
+pub mod model;
 
 use crate::contract::{NOTE_FIELDS, SourceKind};
 use crate::error::{Error, Result};
@@ -17,7 +18,10 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use locate::line_of;
+pub use locate::{line_of, line_of_text};
+pub use model::{
+    Component, HealthModel, Lifecycle, MaturityRule, Override, PlaybookRule, TouchRule,
+};
 
 /// `[pipeline]`: settings shared by every source and table.
 #[derive(Debug, Deserialize)]
@@ -117,6 +121,15 @@ pub struct Pipeline {
     pub memory_limit: usize,
     /// In staging order (see [`SourceKind::staging_rank`]).
     pub sources: Vec<Source>,
+    pub lifecycle: Lifecycle,
+    /// Maturity rules in file order; the first that holds gives the level.
+    pub maturity: Vec<MaturityRule>,
+    /// Touch rules in file order; the first that holds gives the model.
+    pub touch: Vec<TouchRule>,
+    pub health: Option<HealthModel>,
+    pub playbook: Vec<PlaybookRule>,
+    /// The pipeline file's text, for locating problems found later (SQL expressions).
+    pub text: String,
 }
 
 impl Pipeline {
@@ -219,6 +232,12 @@ impl<'a> Problems<'a> {
         self.push(line, message);
     }
 
+    /// A problem about a value, located by the line where the value's text first appears.
+    fn at_text(&mut self, value: &str, message: impl Into<String>) {
+        let line = locate::line_of_text(self.text, value);
+        self.push(line, message);
+    }
+
     fn push(&mut self, line: usize, message: impl Into<String>) {
         self.list.push((
             line,
@@ -250,8 +269,8 @@ fn validate(
         }
     };
     for key in table.keys() {
-        if !["pipeline", "sources"].contains(&key.as_str()) {
-            let hint = suggest(key, &["pipeline", "sources"]);
+        if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
+            let hint = suggest(key, &TOP_LEVEL_KEYS);
             problems.at(&[key], format!("unknown top-level key `{key}`{hint}"));
         }
     }
@@ -329,6 +348,7 @@ fn validate(
     }
     check_source_set(&sources, problems);
     sources.sort_by_key(|s| (s.kind.staging_rank(), s.name.clone()));
+    let analytics = validate_analytics(&table, problems);
     Some(Pipeline {
         file: file.to_path_buf(),
         name: section.name,
@@ -339,7 +359,241 @@ fn validate(
         batch_rows: section.batch_rows,
         memory_limit: memory_limit?,
         sources,
+        lifecycle: analytics.lifecycle,
+        maturity: analytics.maturity,
+        touch: analytics.touch,
+        health: analytics.health,
+        playbook: analytics.playbook,
+        text: text.to_string(),
     })
+}
+
+const TOP_LEVEL_KEYS: [&str; 7] = [
+    "pipeline",
+    "sources",
+    "lifecycle",
+    "maturity",
+    "touch",
+    "health",
+    "playbook",
+];
+
+/// The analytical sections, checked for shape; their SQL is checked by `marts::expressions`.
+struct Analytics {
+    lifecycle: Lifecycle,
+    maturity: Vec<MaturityRule>,
+    touch: Vec<TouchRule>,
+    health: Option<HealthModel>,
+    playbook: Vec<PlaybookRule>,
+}
+
+fn validate_analytics(table: &toml::Table, problems: &mut Problems) -> Analytics {
+    let lifecycle = match table.get("lifecycle") {
+        Some(value) => deserialize_all(value, &["lifecycle"], problems).unwrap_or_default(),
+        None => Lifecycle::default(),
+    };
+    let maturity: Vec<MaturityRule> = deserialize_list(table, "maturity", problems);
+    for rule in &maturity {
+        if !(1..=4).contains(&rule.level) {
+            problems.at_text(
+                &rule.when,
+                format!("maturity level {} is outside 1–4", rule.level),
+            );
+        }
+    }
+    let touch: Vec<TouchRule> = deserialize_list(table, "touch", problems);
+    for rule in &touch {
+        if !TOUCH_MODELS.contains(&rule.model.as_str()) {
+            problems.at_text(
+                &rule.when,
+                format!(
+                    "touch model `{}` is not one of {}",
+                    rule.model,
+                    TOUCH_MODELS.join(", ")
+                ),
+            );
+        }
+    }
+    let health: Option<HealthModel> = table
+        .get("health")
+        .and_then(|value| deserialize_all(value, &["health"], problems));
+    if let Some(model) = &health {
+        check_health(model, problems);
+    }
+    let playbook: Vec<PlaybookRule> = deserialize_list(table, "playbook", problems);
+    let mut ids = std::collections::BTreeSet::new();
+    for rule in &playbook {
+        if !ids.insert(rule.id.as_str()) {
+            problems.at_text(
+                &rule.when,
+                format!("playbook rule id `{}` is used twice", rule.id),
+            );
+        }
+        if !SEVERITIES.contains(&rule.severity.as_str()) {
+            problems.at_text(
+                &rule.when,
+                format!(
+                    "severity `{}` of rule `{}` is not one of {}",
+                    rule.severity,
+                    rule.id,
+                    SEVERITIES.join(", ")
+                ),
+            );
+        }
+        if let Some(touch) = &rule.touch
+            && !TOUCH_MODELS.contains(&touch.as_str())
+        {
+            problems.at_text(
+                &rule.when,
+                format!(
+                    "touch `{touch}` of rule `{}` is not one of {}",
+                    rule.id,
+                    TOUCH_MODELS.join(", ")
+                ),
+            );
+        }
+    }
+    Analytics {
+        lifecycle,
+        maturity,
+        touch,
+        health,
+        playbook,
+    }
+}
+
+pub const TOUCH_MODELS: [&str; 3] = ["high", "low", "tech"];
+pub const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+pub const LIFECYCLE_STAGES: [&str; 4] = ["onboarding", "adoption", "renewal", "churned"];
+pub const MISSING_POLICIES: [&str; 3] = ["reweight", "neutral", "zero"];
+
+fn check_health(model: &HealthModel, problems: &mut Problems) {
+    let at = ["health"];
+    if !MISSING_POLICIES.contains(&model.missing.as_str()) {
+        problems.at(
+            &["health", "missing"],
+            format!(
+                "missing = `{}` is not one of {}",
+                model.missing,
+                MISSING_POLICIES.join(", ")
+            ),
+        );
+    }
+    if !(0.0..=100.0).contains(&model.yellow_at)
+        || model.yellow_at > model.green_at
+        || model.green_at > 100.0
+    {
+        problems.at(
+            &["health", "green_at"],
+            format!(
+                "bands need 0 <= yellow_at ({}) <= green_at ({}) <= 100",
+                model.yellow_at, model.green_at
+            ),
+        );
+    }
+    if model.components.is_empty() {
+        problems.at(&at, "the health model has no [[health.components]]");
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for component in &model.components {
+        let name = &component.name;
+        let where_ = &component.metric;
+        if !is_identifier(name) {
+            problems.at_text(
+                where_,
+                format!("component name `{name}` must be lower case letters, digits and `_`"),
+            );
+        }
+        if !names.insert(name.as_str()) {
+            problems.at_text(where_, format!("component `{name}` is defined twice"));
+        }
+        if component.weight < 0.0 {
+            problems.at_text(where_, format!("component `{name}` has a negative weight"));
+        }
+        match component.scale.as_str() {
+            "linear" => match (component.bad, component.good) {
+                (Some(bad), Some(good)) if bad != good => {}
+                _ => problems.at_text(
+                    where_,
+                    format!("component `{name}`: a linear scale needs `bad` and `good`, different from each other"),
+                ),
+            },
+            "points" => {
+                let ok = component.points.as_ref().is_some_and(|points| {
+                    !points.is_empty()
+                        && points.windows(2).all(|w| w[0][0] < w[1][0])
+                        && points.iter().all(|p| (0.0..=100.0).contains(&p[1]))
+                });
+                if !ok {
+                    problems.at_text(
+                        where_,
+                        format!("component `{name}`: `points` must list [threshold, points 0–100] pairs in increasing threshold"),
+                    );
+                }
+            }
+            "percentile" => {}
+            other => problems.at_text(
+                where_,
+                format!("component `{name}`: scale `{other}` is not one of linear, points, percentile"),
+            ),
+        }
+    }
+    for rule in &model.overrides {
+        if let Some(stage) = &rule.lifecycle_stage
+            && !LIFECYCLE_STAGES.contains(&stage.as_str())
+        {
+            problems.at(
+                &["health", "overrides"],
+                format!(
+                    "override lifecycle_stage `{stage}` is not one of {}",
+                    LIFECYCLE_STAGES.join(", ")
+                ),
+            );
+        }
+        for (component, weight) in &rule.weights {
+            if !names.contains(component.as_str()) {
+                problems.at(
+                    &["health", "overrides"],
+                    format!("override names unknown component `{component}`"),
+                );
+            }
+            if *weight < 0.0 {
+                problems.at(
+                    &["health", "overrides"],
+                    format!("override weight of `{component}` is negative"),
+                );
+            }
+        }
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// An array of tables (`[[key]]`), each element deserialized on its own.
+fn deserialize_list<T: DeserializeOwned>(
+    table: &toml::Table,
+    key: &str,
+    problems: &mut Problems,
+) -> Vec<T> {
+    match table.get(key) {
+        None => Vec::new(),
+        Some(toml::Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| deserialize_all(item, &[key], problems))
+            .collect(),
+        Some(_) => {
+            problems.at(
+                &[key],
+                format!("`{key}` must be a list of tables: write [[{key}]]"),
+            );
+            Vec::new()
+        }
+    }
 }
 
 fn check_source_set(sources: &[Source], problems: &mut Problems) {
@@ -607,7 +861,10 @@ fn deserialize_all<T: DeserializeOwned>(
                             known.join(", ")
                         ),
                     );
-                    table.remove(&key);
+                    if table.remove(&key).is_none() {
+                        // The key sits in a nested table; it is reported, stop here.
+                        return None;
+                    }
                     continue;
                 }
                 problems.at(at, format!("in [{}]: {message}", at.join(".")));

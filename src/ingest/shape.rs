@@ -76,7 +76,7 @@ pub fn raw_tables(kind: SourceKind) -> Vec<RawTable> {
         }],
         SourceKind::Tickets => vec![RawTable {
             name: "tickets",
-            columns: contract(kind, &[]),
+            columns: with_local_dates(contract(kind, &[]), &["created_date", "solved_date"]),
         }],
         SourceKind::Pageviews => vec![RawTable {
             name: "pageviews",
@@ -132,13 +132,20 @@ pub fn raw_tables(kind: SourceKind) -> Vec<RawTable> {
         ],
         SourceKind::Nps => vec![RawTable {
             name: "nps",
-            columns: contract(kind, &[]),
+            columns: with_local_dates(contract(kind, &[]), &["responded_date"]),
         }],
         SourceKind::FxRates => vec![RawTable {
             name: "fx_rates",
             columns: contract(kind, &[]),
         }],
     }
+}
+
+/// Appends Date columns: the calendar dates of timestamps in the pipeline timezone, which
+/// make every as-of comparison a date comparison (SPEC §3).
+fn with_local_dates(mut columns: Vec<Column>, names: &[&str]) -> Vec<Column> {
+    columns.extend(names.iter().map(|n| Column::new(*n, ColumnType::Date)));
+    columns
 }
 
 impl Shaper {
@@ -165,10 +172,10 @@ impl Shaper {
         };
         match self.kind {
             SourceKind::Handoffs => self.handoff(record).map(|row| (0, row)),
-            SourceKind::Tickets => Ok((0, ticket(record))),
+            SourceKind::Tickets => Ok((0, self.ticket(record))),
             SourceKind::Pageviews => Ok((0, self.pageview(record))),
             SourceKind::Events => self.segment_call(record),
-            SourceKind::Nps => nps(record).map(|row| (0, row)),
+            SourceKind::Nps => self.nps(record).map(|row| (0, row)),
             SourceKind::FxRates => Ok((0, record.fields)),
         }
     }
@@ -221,6 +228,28 @@ impl Shaper {
             Value::Timestamp(micros) => Value::Date(local_date(*micros, self.tz)),
             _ => Value::Null,
         }
+    }
+
+    fn ticket(&self, mut record: Record) -> Vec<Value> {
+        if record.get("priority").is_null() {
+            record.set("priority", Value::Text("normal".into()));
+        }
+        let created = self.event_date(record.get("created_at"));
+        let solved = self.event_date(record.get("solved_at"));
+        record.fields.extend([created, solved]);
+        record.fields
+    }
+
+    fn nps(&self, mut record: Record) -> Result<Vec<Value>, Rejection> {
+        if record.get("account_id").is_null() && record.get("user_id").is_null() {
+            return Err(Rejection::new(
+                "account_id",
+                "a response needs `account_id` or `user_id`",
+            ));
+        }
+        let responded = self.event_date(record.get("responded_at"));
+        record.fields.push(responded);
+        Ok(record.fields)
     }
 
     fn pageview(&self, record: Record) -> Vec<Value> {
@@ -303,23 +332,6 @@ impl Shaper {
             }
         }
     }
-}
-
-fn ticket(mut record: Record) -> Vec<Value> {
-    if record.get("priority").is_null() {
-        record.set("priority", Value::Text("normal".into()));
-    }
-    record.fields
-}
-
-fn nps(record: Record) -> Result<Vec<Value>, Rejection> {
-    if record.get("account_id").is_null() && record.get("user_id").is_null() {
-        return Err(Rejection::new(
-            "account_id",
-            "a response needs `account_id` or `user_id`",
-        ));
-    }
-    Ok(record.fields)
 }
 
 /// Converted fields of one record, addressed by contract name.

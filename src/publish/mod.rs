@@ -51,6 +51,34 @@ pub fn clean_work(warehouse: &Path, run_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Gives a partitioned table without any data file an empty one holding its schema, so
+/// readers can open it (the file sits outside every partition and adds no rows).
+pub fn ensure_readable(
+    table: &Path,
+    schema: &datafusion::arrow::datatypes::Schema,
+    partition_by: Option<&str>,
+) -> Result<()> {
+    if has_parquet(table) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(table).map_err(|e| Error::io(table, e))?;
+    crate::engine::write_empty_file(schema, table, partition_by)
+}
+
+fn has_parquet(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        if path.is_dir() {
+            has_parquet(&path)
+        } else {
+            path.extension().is_some_and(|e| e == "parquet")
+        }
+    })
+}
+
 fn create_parent(path: &Path) -> Result<()> {
     match path.parent() {
         Some(parent) => std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e)),

@@ -11,6 +11,9 @@ use crate::ingest::convert::Value;
 use chrono::Utc;
 use std::path::{Path, PathBuf};
 
+/// The run-log tables, each partitioned by `run_id`.
+pub const LOG_TABLES: [&str; 3] = ["runs", "data_quality", "quarantine"];
+
 /// One run of a churnlake command.
 pub struct Run {
     pub id: String,

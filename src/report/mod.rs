@@ -3,7 +3,10 @@
 //! Reports format figures the run already computed; they never query or change tables.
 
 use crate::config::Pipeline;
+use crate::engine;
+use crate::error::Result;
 use crate::ingest::IngestOutcome;
+use crate::marts::BuildOutcome;
 use crate::publish::runlog::Run;
 use chrono::DateTime;
 
@@ -81,4 +84,87 @@ pub fn print_ingest(run: &Run, outcome: &IngestOutcome, pipeline: &Pipeline) {
         pipeline.warehouse.display(),
         run.id
     );
+}
+
+/// What a build published, then the accounts a CSM should look at first: red or falling,
+/// with the reasons, and the playbook actions that fired.
+pub async fn print_build(pipeline: &Pipeline, run: &Run, outcome: &BuildOutcome) -> Result<()> {
+    let dates: Vec<String> = outcome.dates.iter().map(|d| d.to_string()).collect();
+    println!(
+        "\nrun {} (build) succeeded for {}",
+        run.id,
+        dates.join(", ")
+    );
+    for (table, rows) in &outcome.tables {
+        println!("  {table:<18} {rows:>8} rows");
+    }
+    let ctx = engine::session();
+    crate::marts::register_marts(&ctx, &pipeline.warehouse).await?;
+    let day_list = dates
+        .iter()
+        .map(|d| format!("date '{d}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let bands = engine::query(
+        &ctx,
+        &format!(
+            "select band, count(*) from health_scores where as_of_date in ({day_list}) \
+             group by band order by case band when 'green' then 1 when 'yellow' then 2 else 3 end"
+        ),
+    )
+    .await?;
+    let bands: Vec<String> = engine::string_rows(&bands)
+        .into_iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r[1],
+                if r[0].is_empty() { "unscored" } else { &r[0] }
+            )
+        })
+        .collect();
+    println!("\nhealth: {}", bands.join(", "));
+    let at_risk = engine::query(
+        &ctx,
+        &format!(
+            "select h.account_id, c.account_name, c.lifecycle_stage, \
+             cast(c.days_to_renewal as varchar) as renewal, cast(h.score as varchar) as score_text, \
+             h.band, cast(h.delta_30d as varchar) as delta_text, h.reasons \
+             from health_scores h join customer_daily c \
+             on c.account_id = h.account_id and c.as_of_date = h.as_of_date \
+             where h.as_of_date in ({day_list}) and c.lifecycle_stage <> 'churned' \
+             and (h.band = 'red' or h.trend = 'down') \
+             order by h.score, h.account_id limit 20"
+        ),
+    )
+    .await?;
+    let rows = engine::string_rows(&at_risk);
+    println!(
+        "\nred or falling accounts ({} shown, lowest score first):",
+        rows.len()
+    );
+    println!(
+        "  {:<10} {:<28} {:<10} {:>8} {:>6} {:<6} {:>7}  reasons",
+        "account", "name", "stage", "renewal", "score", "band", "Δ30d"
+    );
+    for r in rows {
+        let name: String = r[1].chars().take(28).collect();
+        println!(
+            "  {:<10} {:<28} {:<10} {:>8} {:>6} {:<6} {:>7}  {}",
+            r[0], name, r[2], r[3], r[4], r[5], r[6], r[7]
+        );
+    }
+    let actions = engine::query(
+        &ctx,
+        &format!(
+            "select rule_id, severity, count(*) from playbook_actions \
+             where as_of_date in ({day_list}) group by rule_id, severity order by count(*) desc"
+        ),
+    )
+    .await?;
+    println!("\nplaybook actions:");
+    for r in engine::string_rows(&actions) {
+        println!("  {:<28} {:<8} {:>5}", r[0], r[1], r[2]);
+    }
+    Ok(())
 }

@@ -37,22 +37,9 @@ pub fn query(warehouse: &Path, sql: &str) -> Vec<Vec<String>> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let ctx = churnlake::engine::session();
-        churnlake::ingest::register_staged(&ctx, warehouse)
+        churnlake::engine::register_warehouse(&ctx, warehouse)
             .await
             .unwrap();
-        for table in ["runs", "data_quality", "quarantine"] {
-            let dir = warehouse.join(table);
-            if dir.exists() {
-                churnlake::engine::register_table(
-                    &ctx,
-                    table,
-                    &dir,
-                    Some(("run_id", datafusion::arrow::datatypes::DataType::Utf8)),
-                )
-                .await
-                .unwrap();
-            }
-        }
         let batches = churnlake::engine::query(&ctx, sql).await.unwrap();
         churnlake::engine::string_rows(&batches)
     })

@@ -1,0 +1,299 @@
+-- customer_daily: one row per account per as_of_date, for every date in `as_of_dates`.
+-- An account has a row when it is active on the date, or was active on at least one of the
+-- 90 days before it (lifecycle_stage 'churned', mrr 0). Strictly point in time: a row for D
+-- reads only lines with start_date <= D, events and views with event_date <= D, tickets
+-- created on or before D (with their latest state) and responses on or before D.
+-- Day numbers (days since 1970-01-01) keep every window a plain integer comparison.
+with as_of as (
+    select as_of_date, cast(as_of_date as int) as as_of_day
+    from as_of_dates
+),
+
+lines as (
+    select
+        *,
+        cast(start_date as int) as start_day,
+        cast(end_date as int) as end_day
+    from stg_handoffs
+),
+
+known_lines as (
+    select
+        as_of.as_of_date,
+        as_of.as_of_day,
+        lines.*,
+        (lines.end_day is null or as_of.as_of_day < lines.end_day) as in_force,
+        -- In force on at least one of the 90 days before the date.
+        (
+            lines.start_day <= as_of.as_of_day - 1
+            and (lines.end_day is null or lines.end_day > as_of.as_of_day - 90)
+            and (lines.end_day is null or lines.start_day < lines.end_day)
+        ) as recently_in_force
+    from as_of
+    join lines on lines.start_day <= as_of.as_of_day
+),
+
+contract as (
+    select
+        account_id,
+        as_of_date,
+        as_of_day,
+        bool_or(in_force) as active,
+        bool_or(recently_in_force) as recently_active,
+        coalesce(sum(case when in_force then mrr_reporting end), cast(0 as decimal(38, 6))) as mrr,
+        sum(case when in_force then seats end) as seats,
+        min(start_date) as first_start_date,
+        min(start_day) as first_start_day,
+        case
+            when bool_or(in_force and end_date is null) then null
+            else max(case when in_force then end_date end)
+        end as term_end
+    from known_lines
+    group by account_id, as_of_date, as_of_day
+),
+
+latest_handoff as (
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by account_id, as_of_date
+                order by start_date desc, closed_at desc nulls last, deal_id desc
+            ) as handoff_rank
+        from known_lines
+    )
+    where handoff_rank = 1
+),
+
+user_days as (
+    select
+        account_id,
+        user_id,
+        cast(event_date as int) as event_day,
+        event,
+        count(*) as events
+    from stg_events
+    where account_id is not null
+    group by account_id, user_id, cast(event_date as int), event
+),
+
+usage as (
+    select
+        user_days.account_id,
+        as_of.as_of_date,
+        sum(case when user_days.event_day > as_of.as_of_day - 7 then user_days.events else 0 end) as events_7d,
+        sum(user_days.events) as events_30d,
+        count(distinct case when user_days.event_day > as_of.as_of_day - 7 then user_days.user_id end) as active_users_7d,
+        count(distinct user_days.user_id) as active_users_30d,
+        count(distinct user_days.event_day) as active_days_30d,
+        count(distinct user_days.event) as distinct_features_30d
+    from as_of
+    join user_days
+        on user_days.event_day > as_of.as_of_day - 30
+        and user_days.event_day <= as_of.as_of_day
+    group by user_days.account_id, as_of.as_of_date
+),
+
+account_days as (
+    select distinct account_id, event_day from user_days
+),
+
+last_seen as (
+    select
+        account_days.account_id,
+        as_of.as_of_date,
+        as_of.as_of_day - max(account_days.event_day) as days_since_last_seen
+    from as_of
+    join account_days on account_days.event_day <= as_of.as_of_day
+    group by account_days.account_id, as_of.as_of_date, as_of.as_of_day
+),
+
+tickets as (
+    select
+        *,
+        cast(created_date as int) as created_day,
+        cast(solved_date as int) as solved_day,
+        (date_part('epoch', solved_at) - date_part('epoch', created_at)) / 3600.0 as resolution_hours
+    from stg_tickets
+    where account_id is not null
+),
+
+support as (
+    select
+        tickets.account_id,
+        as_of.as_of_date,
+        count(*) filter (where tickets.created_day > as_of.as_of_day - 30) as tickets_30d,
+        count(*) filter (where tickets.created_day > as_of.as_of_day - 90) as tickets_90d,
+        count(*) filter (
+            where tickets.solved_day is null or tickets.solved_day > as_of.as_of_day
+        ) as open_tickets,
+        count(*) filter (
+            where (tickets.solved_day is null or tickets.solved_day > as_of.as_of_day)
+            and tickets.priority in ('high', 'urgent')
+        ) as open_high_urgent,
+        count(*) filter (
+            where tickets.created_day > as_of.as_of_day - 90 and tickets.satisfaction = 'bad'
+        ) as bad_csat_90d,
+        median(tickets.resolution_hours) filter (
+            where tickets.solved_day > as_of.as_of_day - 90
+            and tickets.solved_day <= as_of.as_of_day
+        ) as median_resolution_hours_90d
+    from as_of
+    join tickets on tickets.created_day <= as_of.as_of_day
+    group by tickets.account_id, as_of.as_of_date
+),
+
+help_site as (
+    select
+        pageviews.account_id,
+        as_of.as_of_date,
+        count(*) as pageviews_30d,
+        count(distinct coalesce(pageviews.user_id, pageviews.anonymous_id)) as help_readers_30d
+    from as_of
+    join stg_pageviews as pageviews
+        on cast(pageviews.event_date as int) > as_of.as_of_day - 30
+        and cast(pageviews.event_date as int) <= as_of.as_of_day
+    where pageviews.account_id is not null
+    group by pageviews.account_id, as_of.as_of_date
+),
+
+nps as (
+    select account_id, as_of_date, score as last_nps
+    from (
+        select
+            responses.account_id,
+            as_of.as_of_date,
+            responses.score,
+            row_number() over (
+                partition by responses.account_id, as_of.as_of_date
+                order by responses.responded_at desc, responses.response_id desc
+            ) as response_rank
+        from as_of
+        join stg_nps as responses on cast(responses.responded_date as int) <= as_of.as_of_day
+        where responses.account_id is not null
+    )
+    where response_rank = 1
+),
+
+joined as (
+    select
+        contract.account_id,
+        contract.as_of_date,
+        latest_handoff.account_name,
+        latest_handoff.plan,
+        latest_handoff.segment,
+        latest_handoff.industry,
+        latest_handoff.region,
+        latest_handoff.employees,
+        latest_handoff.sales_owner,
+        latest_handoff.csm_owner,
+        contract.active,
+        contract.mrr,
+        contract.mrr * 12 as arr,
+        case when contract.active then contract.seats end as seats,
+        contract.first_start_date,
+        case when contract.active then contract.term_end end as term_end,
+        case when contract.active then cast(contract.term_end as int) - contract.as_of_day end as days_to_renewal,
+        contract.as_of_day - contract.first_start_day as tenure_days,
+        latest_handoff.goal,
+        latest_handoff.kpi,
+        latest_handoff.decision_maker,
+        latest_handoff.champion,
+        latest_handoff.risks,
+        (
+            case when nullif(trim(latest_handoff.goal), '') is not null then 1 else 0 end
+            + case when nullif(trim(latest_handoff.kpi), '') is not null then 1 else 0 end
+            + case when nullif(trim(latest_handoff.decision_maker), '') is not null then 1 else 0 end
+            + case when nullif(trim(latest_handoff.champion), '') is not null then 1 else 0 end
+        ) / 4.0 as handoff_completeness,
+        coalesce(usage.active_users_7d, 0) as active_users_7d,
+        coalesce(usage.active_users_30d, 0) as active_users_30d,
+        coalesce(usage.events_7d, 0) as events_7d,
+        coalesce(usage.events_30d, 0) as events_30d,
+        coalesce(usage.active_days_30d, 0) as active_days_30d,
+        coalesce(usage.distinct_features_30d, 0) as distinct_features_30d,
+        last_seen.days_since_last_seen,
+        coalesce(support.tickets_30d, 0) as tickets_30d,
+        coalesce(support.tickets_90d, 0) as tickets_90d,
+        coalesce(support.open_tickets, 0) as open_tickets,
+        coalesce(support.open_high_urgent, 0) as open_high_urgent,
+        coalesce(support.bad_csat_90d, 0) as bad_csat_90d,
+        support.median_resolution_hours_90d,
+        coalesce(help_site.pageviews_30d, 0) as pageviews_30d,
+        coalesce(help_site.help_readers_30d, 0) as help_readers_30d,
+        nps.last_nps
+    from contract
+    join latest_handoff
+        on latest_handoff.account_id = contract.account_id
+        and latest_handoff.as_of_date = contract.as_of_date
+    left join usage on usage.account_id = contract.account_id and usage.as_of_date = contract.as_of_date
+    left join last_seen on last_seen.account_id = contract.account_id and last_seen.as_of_date = contract.as_of_date
+    left join support on support.account_id = contract.account_id and support.as_of_date = contract.as_of_date
+    left join help_site on help_site.account_id = contract.account_id and help_site.as_of_date = contract.as_of_date
+    left join nps on nps.account_id = contract.account_id and nps.as_of_date = contract.as_of_date
+    where contract.active or contract.recently_active
+),
+
+staged as (
+    select
+        *,
+        case
+            when not active then 'churned'
+            when days_to_renewal is not null and days_to_renewal <= ${renewal_window_days} then 'renewal'
+            when tenure_days < ${onboarding_days} then 'onboarding'
+            else 'adoption'
+        end as lifecycle_stage,
+        cast(active_users_30d as double) / nullif(seats, 0) as seat_utilization
+    from joined
+),
+
+final as (
+    select
+        account_id,
+        account_name,
+        plan,
+        segment,
+        industry,
+        region,
+        employees,
+        sales_owner,
+        csm_owner,
+        mrr,
+        arr,
+        seats,
+        first_start_date,
+        term_end,
+        days_to_renewal,
+        tenure_days,
+        lifecycle_stage,
+        goal,
+        kpi,
+        decision_maker,
+        champion,
+        risks,
+        handoff_completeness,
+        active_users_7d,
+        active_users_30d,
+        events_7d,
+        events_30d,
+        active_days_30d,
+        distinct_features_30d,
+        seat_utilization,
+        days_since_last_seen,
+        tickets_30d,
+        tickets_90d,
+        open_tickets,
+        open_high_urgent,
+        bad_csat_90d,
+        median_resolution_hours_90d,
+        pageviews_30d,
+        help_readers_30d,
+        last_nps,
+        ${maturity_level} as maturity_level,
+        ${touch_model} as touch_model,
+        as_of_date
+    from staged
+)
+
+select * from final

@@ -1,0 +1,258 @@
+//! The health model compiled into SQL: from `customer_daily` rows to `health_scores`.
+//!
+//! Each component becomes columns `<name>_raw` (the metric), `<name>` (normalized 0–100),
+//! `<name>_weight` (after overrides and the missing-value policy) and `<name>_contribution`
+//! (points it adds to the score); the score is their sum. `reasons` lists the largest
+//! shortfalls, `(100 − normalized) × weight share`: the points a component costs. The
+//! generated query is a CTE chain like the models in `sql/`; nothing else happens here.
+
+use crate::config::{Component, HealthModel};
+
+/// The query producing `health_scores` for every date in `customer_daily_all`.
+pub fn health_sql(model: &HealthModel) -> String {
+    let components = &model.components;
+    let list = |f: &dyn Fn(&Component) -> String| -> String {
+        components
+            .iter()
+            .map(f)
+            .collect::<Vec<_>>()
+            .join(",\n        ")
+    };
+    let sum = |f: &dyn Fn(&Component) -> String| -> String {
+        components.iter().map(f).collect::<Vec<_>>().join(" + ")
+    };
+    let measured = list(&|c| format!("cast(({}) as double) as {}_raw", c.metric, c.name));
+    let normalized = list(&|c| format!("{} as {}", scale_sql(c), c.name));
+    let weighted = list(&|c| format!("{} as {}_weight", weight_sql(model, c), c.name));
+    let value = |c: &Component| match model.missing.as_str() {
+        "neutral" => format!("coalesce({}, 50.0)", c.name),
+        "zero" => format!("coalesce({}, 0.0)", c.name),
+        _ => format!("coalesce({}, 0.0)", c.name),
+    };
+    let total_weight = sum(&|c| format!("{}_weight", c.name));
+    let contributions = list(&|c| {
+        format!(
+            "coalesce({v} * {n}_weight / nullif(total_weight, 0), 0.0) as {n}_contribution",
+            v = value(c),
+            n = c.name
+        )
+    });
+    let shortfalls = components
+        .iter()
+        .map(|c| {
+            format!(
+                "select account_id, as_of_date, '{n}' as component, \
+                 (100.0 - {v}) * {n}_weight / nullif(total_weight, 0) as shortfall, \
+                 {n} as normalized from contributed",
+                v = value(c),
+                n = c.name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n    union all\n    ");
+    let score = sum(&|c| format!("{}_contribution", c.name));
+    let outputs = list(&|c| {
+        format!(
+            "scored.{n}, scored.{n}_raw, scored.{n}_weight, scored.{n}_contribution",
+            n = c.name
+        )
+    });
+    format!(
+        "-- health_scores: one row per account per as_of_date, from customer_daily.
+-- Generated from [health] `{name}` v{version} of the pipeline file.
+with customer as (
+    select * from customer_daily_all
+),
+
+measured as (
+    select
+        account_id,
+        as_of_date,
+        segment,
+        lifecycle_stage,
+        {measured}
+    from customer
+),
+
+normalized as (
+    select
+        *,
+        {normalized}
+    from measured
+),
+
+weighted as (
+    select
+        *,
+        {weighted}
+    from normalized
+),
+
+totalled as (
+    select *, {total_weight} as total_weight
+    from weighted
+),
+
+contributed as (
+    select
+        *,
+        {contributions}
+    from totalled
+),
+
+scored as (
+    select
+        *,
+        case when total_weight > 0 then round({score}, 2) end as score
+    from contributed
+),
+
+shortfalls as (
+    {shortfalls}
+),
+
+ranked_shortfalls as (
+    select
+        *,
+        row_number() over (
+            partition by account_id, as_of_date
+            order by shortfall desc, component
+        ) as shortfall_rank
+    from shortfalls
+    where shortfall >= 0.5
+),
+
+reasons as (
+    select
+        account_id,
+        as_of_date,
+        string_agg(
+            concat(component, ' ', coalesce(cast(cast(round(normalized, 0) as bigint) as varchar), 'missing'),
+                   '/100 (-', cast(round(shortfall, 1) as varchar), ' pts)'),
+            '; ' order by shortfall_rank
+        ) as reasons
+    from ranked_shortfalls
+    where shortfall_rank <= {reason_count}
+    group by account_id, as_of_date
+),
+
+history as (
+    select
+        scored.*,
+        week_ago.score as score_7d_ago,
+        month_ago.score as score_30d_ago
+    from scored
+    left join scored as week_ago
+        on week_ago.account_id = scored.account_id
+        and cast(week_ago.as_of_date as int) = cast(scored.as_of_date as int) - 7
+    left join scored as month_ago
+        on month_ago.account_id = scored.account_id
+        and cast(month_ago.as_of_date as int) = cast(scored.as_of_date as int) - 30
+),
+
+final as (
+    select
+        scored.account_id,
+        '{name}' as model_name,
+        {version} as model_version,
+        scored.score,
+        case
+            when scored.score is null then null
+            when scored.score >= {green} then 'green'
+            when scored.score >= {yellow} then 'yellow'
+            else 'red'
+        end as band,
+        {outputs},
+        scored.score_7d_ago,
+        scored.score_30d_ago,
+        round(scored.score - scored.score_7d_ago, 2) as delta_7d,
+        round(scored.score - scored.score_30d_ago, 2) as delta_30d,
+        case
+            when scored.score - scored.score_30d_ago >= {trend} then 'up'
+            when scored.score - scored.score_30d_ago <= -{trend} then 'down'
+            else 'flat'
+        end as trend,
+        coalesce(reasons.reasons, '') as reasons,
+        scored.as_of_date
+    from history as scored
+    left join reasons
+        on reasons.account_id = scored.account_id
+        and reasons.as_of_date = scored.as_of_date
+)
+
+select * from final
+",
+        name = model.name.replace('\'', "''"),
+        version = model.version,
+        reason_count = model.reasons,
+        green = model.green_at,
+        yellow = model.yellow_at,
+        trend = model.trend_threshold,
+    )
+}
+
+/// The normalized 0–100 value of a component's `<name>_raw`.
+fn scale_sql(c: &Component) -> String {
+    let raw = format!("{}_raw", c.name);
+    match c.scale.as_str() {
+        "linear" => {
+            let (bad, good) = (c.bad.unwrap_or(0.0), c.good.unwrap_or(1.0));
+            format!("greatest(0.0, least(100.0, ({raw} - ({bad})) / (({good}) - ({bad})) * 100.0))")
+        }
+        "points" => {
+            let points = c.points.clone().unwrap_or_default();
+            let mut arms: Vec<String> = points
+                .iter()
+                .rev()
+                .map(|[threshold, score]| format!("when {raw} >= {threshold} then {score}"))
+                .collect();
+            let lowest = points.first().map_or(0.0, |p| p[1]);
+            arms.push(format!("else {lowest}"));
+            format!("case when {raw} is null then null {} end", arms.join(" "))
+        }
+        _ => {
+            let order = if c.lower_is_better { "desc" } else { "asc" };
+            let window = format!("partition by as_of_date, segment, {raw} is null");
+            format!(
+                "case when {raw} is null then null \
+                 when count({raw}) over ({window}) = 1 then 50.0 \
+                 else percent_rank() over ({window} order by {raw} {order}) * 100.0 end"
+            )
+        }
+    }
+}
+
+/// A component's weight after overrides (the last matching override wins) and the
+/// missing-value policy (`reweight` drops a missing component's weight).
+fn weight_sql(model: &HealthModel, c: &Component) -> String {
+    let mut arms = Vec::new();
+    for rule in model.overrides.iter().rev() {
+        let Some(weight) = rule.weights.get(&c.name) else {
+            continue;
+        };
+        let mut conditions = Vec::new();
+        if let Some(stage) = &rule.lifecycle_stage {
+            conditions.push(format!("lifecycle_stage = '{}'", stage.replace('\'', "''")));
+        }
+        if let Some(segment) = &rule.segment {
+            conditions.push(format!("segment = '{}'", segment.replace('\'', "''")));
+        }
+        if conditions.is_empty() {
+            conditions.push("true".into());
+        }
+        arms.push(format!("when {} then {weight}", conditions.join(" and ")));
+    }
+    let base = if arms.is_empty() {
+        format!("{:?}", c.weight)
+    } else {
+        format!("case {} else {:?} end", arms.join(" "), c.weight)
+    };
+    if model.missing == "reweight" {
+        format!(
+            "case when {} is null then 0.0 else cast({base} as double) end",
+            c.name
+        )
+    } else {
+        format!("cast({base} as double)")
+    }
+}

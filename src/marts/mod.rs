@@ -1,0 +1,417 @@
+//! Marts: `customer_daily`, `health_scores` and `playbook_actions` for a set of as-of dates,
+//! computed in one pass over the staged tables.
+//!
+//! The requested dates plus the dates 7 and 30 days before them (for the health deltas) go
+//! into an `as_of_dates` table; every model joins its daily facts to it with windows that end
+//! at the date, so a row for D never sees a later input (SPEC §3). Tables are written to the
+//! run's work directory; `publish` swaps in the partitions of the requested dates only.
+
+pub mod expressions;
+mod health;
+mod playbook;
+
+use crate::config::Pipeline;
+use crate::contract::SourceKind;
+use crate::engine;
+use crate::error::{EngineContext, Error, Result};
+use crate::ingest::convert::{date_to_days, days_to_date};
+use crate::ingest::shape::raw_tables;
+use crate::ingest::staging::STAGING_MODELS;
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Date32Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const CUSTOMER_DAILY_SQL: &str = include_str!("../../sql/marts/customer_daily.sql");
+
+/// A mart table with its grain; all are partitioned by `as_of_date`.
+pub struct MartTable {
+    pub name: &'static str,
+    pub grain: &'static [&'static str],
+}
+
+pub const MART_TABLES: [MartTable; 3] = [
+    MartTable {
+        name: "customer_daily",
+        grain: &["account_id", "as_of_date"],
+    },
+    MartTable {
+        name: "health_scores",
+        grain: &["account_id", "as_of_date"],
+    },
+    MartTable {
+        name: "playbook_actions",
+        grain: &["account_id", "as_of_date", "rule_id"],
+    },
+];
+
+/// The SQL of customer_daily with the pipeline's lifecycle thresholds and rules filled in.
+fn customer_daily_sql(pipeline: &Pipeline) -> String {
+    let maturity = if pipeline.maturity.is_empty() {
+        "0".to_string()
+    } else {
+        let arms: Vec<String> = pipeline
+            .maturity
+            .iter()
+            .map(|r| format!("when ({}) then {}", r.when, r.level))
+            .collect();
+        format!("case {} else 0 end", arms.join(" "))
+    };
+    let touch = if pipeline.touch.is_empty() {
+        "cast(null as varchar)".to_string()
+    } else {
+        let arms: Vec<String> = pipeline
+            .touch
+            .iter()
+            .map(|r| format!("when ({}) then '{}'", r.when, r.model))
+            .collect();
+        format!("case {} end", arms.join(" "))
+    };
+    CUSTOMER_DAILY_SQL
+        .replace(
+            "${onboarding_days}",
+            &pipeline.lifecycle.onboarding_days.to_string(),
+        )
+        .replace(
+            "${renewal_window_days}",
+            &pipeline.lifecycle.renewal_window_days.to_string(),
+        )
+        .replace("${maturity_level}", &maturity)
+        .replace("${touch_model}", &touch)
+}
+
+fn as_of_table(dates: &BTreeSet<i32>) -> Result<MemTable> {
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "as_of_date",
+        DataType::Date32,
+        false,
+    )]));
+    let column = Date32Array::from(dates.iter().copied().collect::<Vec<_>>());
+    let batch =
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(column)]).context("as_of_dates")?;
+    MemTable::try_new(schema, vec![vec![batch]]).context("as_of_dates")
+}
+
+/// A session holding empty staged tables, for planning marts without data.
+async fn planning_session() -> Result<SessionContext> {
+    let ctx = engine::session();
+    for kind in SourceKind::ALL {
+        for table in raw_tables(kind) {
+            let schema = crate::ingest::batch::schema_of(&table.all_columns());
+            let empty = MemTable::try_new(schema, vec![vec![]]).context("empty raw table")?;
+            ctx.register_table(format!("raw_{}", table.name), Arc::new(empty))
+                .context("empty raw table")?;
+        }
+    }
+    for model in STAGING_MODELS {
+        let sql = model.sql.replace("${reporting_currency}", "USD");
+        let df = ctx
+            .sql(&sql)
+            .await
+            .context(format!("planning {}", model.name))?;
+        ctx.register_table(model.name, df.into_view())
+            .context(format!("planning {}", model.name))?;
+    }
+    ctx.register_table("as_of_dates", Arc::new(as_of_table(&BTreeSet::new())?))
+        .context("as_of_dates")?;
+    Ok(ctx)
+}
+
+/// Checks every SQL expression of the pipeline file against the columns it may name,
+/// reporting all problems at once with their lines (exit code 2).
+pub async fn check_expressions(pipeline: &Pipeline) -> Result<()> {
+    let ctx = planning_session().await?;
+    let mut bare = pipeline.clone();
+    bare.maturity.clear();
+    bare.touch.clear();
+    let customer = ctx
+        .sql(&customer_daily_sql(&bare))
+        .await
+        .context("planning customer_daily")?;
+    let customer_schema: SchemaRef = Arc::new(customer.schema().as_arrow().clone());
+    let rule_row = expressions::without(&customer_schema, &["maturity_level", "touch_model"]);
+    let mut checks: Vec<ExpressionCheck> = Vec::new();
+    for rule in &pipeline.maturity {
+        checks.push(ExpressionCheck::new(
+            &rule.when,
+            &rule_row,
+            true,
+            format!("maturity level {}", rule.level),
+        ));
+    }
+    for rule in &pipeline.touch {
+        checks.push(ExpressionCheck::new(
+            &rule.when,
+            &rule_row,
+            true,
+            format!("touch model {}", rule.model),
+        ));
+    }
+    if let Some(model) = &pipeline.health {
+        for component in &model.components {
+            let what = format!("health component `{}`", component.name);
+            checks.push(ExpressionCheck::new(
+                &component.metric,
+                &customer_schema,
+                false,
+                what,
+            ));
+        }
+    }
+    let mut problems = run_checks(checks).await;
+    let Some(model) = &pipeline.health else {
+        return report(pipeline, problems);
+    };
+    if problems.is_empty() {
+        // The health row's columns exist only once the metrics plan.
+        ctx.register_table("customer_daily_all", customer.into_view())
+            .context("planning health")?;
+        let health = ctx
+            .sql(&health::health_sql(model))
+            .await
+            .map_err(|e| Error::engine("planning health_scores", e))?;
+        let subject = subject_schema(&customer_schema, health.schema().as_arrow());
+        let mut checks = Vec::new();
+        for rule in &pipeline.playbook {
+            checks.push(ExpressionCheck::new(
+                &rule.when,
+                &subject,
+                true,
+                format!("playbook rule `{}`", rule.id),
+            ));
+            match expressions::placeholders(&rule.message) {
+                Ok(names) => {
+                    for name in names {
+                        let what = format!("message of playbook rule `{}`", rule.id);
+                        checks.push(ExpressionCheck::new(&name, &subject, false, what));
+                    }
+                }
+                Err(e) => problems.push((rule.message.clone(), e)),
+            }
+        }
+        problems.extend(run_checks(checks).await);
+    }
+    report(pipeline, problems)
+}
+
+/// One expression to check, and what it is for the message.
+struct ExpressionCheck {
+    text: String,
+    row: SchemaRef,
+    boolean: bool,
+    what: String,
+}
+
+impl ExpressionCheck {
+    fn new(text: &str, row: &SchemaRef, boolean: bool, what: String) -> Self {
+        ExpressionCheck {
+            text: text.to_string(),
+            row: row.clone(),
+            boolean,
+            what,
+        }
+    }
+}
+
+/// (expression text, problem) for every failing check.
+async fn run_checks(checks: Vec<ExpressionCheck>) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    for check in checks {
+        if let Err(e) = expressions::check(&check.text, &check.row, check.boolean).await {
+            problems.push((check.text, format!("{}: {e}", check.what)));
+        }
+    }
+    problems
+}
+
+fn report(pipeline: &Pipeline, problems: Vec<(String, String)>) -> Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut located: Vec<(usize, String)> = problems
+        .into_iter()
+        .map(|(text, message)| {
+            let line = crate::config::line_of_text(&pipeline.text, &text);
+            (
+                line,
+                format!("{}:{line}: {message}", pipeline.file.display()),
+            )
+        })
+        .collect();
+    located.sort();
+    Err(Error::Config {
+        file: pipeline.file.clone(),
+        problems: located.into_iter().map(|(_, m)| m).collect(),
+    })
+}
+
+/// The columns a playbook rule sees: the customer row, then the health row's own columns.
+fn subject_schema(customer: &Schema, health: &Schema) -> SchemaRef {
+    let mut fields: Vec<Arc<Field>> = customer.fields().iter().cloned().collect();
+    for field in health.fields() {
+        if customer.field_with_name(field.name()).is_err() {
+            fields.push(field.clone());
+        }
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// What a build wrote into its work directory.
+pub struct BuildOutcome {
+    /// Table → rows written for the requested dates.
+    pub tables: Vec<(String, u64)>,
+    /// `<dir>/<table>/as_of_date=YYYY-MM-DD/` for each table and requested date.
+    pub tables_dir: PathBuf,
+    pub dates: Vec<NaiveDate>,
+    /// Table → schema, so an empty table can still be read.
+    pub schemas: Vec<(String, SchemaRef)>,
+}
+
+/// Computes the marts for `dates` from the staged tables in `warehouse`.
+pub async fn build(pipeline: &Pipeline, dates: &[NaiveDate], work: &Path) -> Result<BuildOutcome> {
+    let Some(model) = &pipeline.health else {
+        return Err(Error::Usage(format!(
+            "{} has no [health] section; copy the one in pipelines/default.toml",
+            pipeline.file.display()
+        )));
+    };
+    let warehouse = &pipeline.warehouse;
+    if !warehouse.join("stg_handoffs").exists() {
+        return Err(Error::Usage(format!(
+            "no staged tables in {}; run `churnlake ingest` first",
+            warehouse.display()
+        )));
+    }
+    let spill = work.join("spill");
+    std::fs::create_dir_all(&spill).map_err(|e| Error::io(&spill, e))?;
+    let ctx = engine::bounded_session(pipeline.memory_limit, &spill)?;
+    crate::ingest::register_staged(&ctx, warehouse).await?;
+
+    let requested: BTreeSet<i32> = dates.iter().map(|d| date_to_days(*d)).collect();
+    let mut computed = requested.clone();
+    for day in &requested {
+        computed.insert(day - 7);
+        computed.insert(day - 30);
+    }
+    ctx.register_table("as_of_dates", Arc::new(as_of_table(&computed)?))
+        .context("as_of_dates")?;
+
+    let all = work.join("all");
+    let customer = ctx
+        .sql(&customer_daily_sql(pipeline))
+        .await
+        .context("model customer_daily (sql/marts/customer_daily.sql)")?;
+    let customer_schema = Arc::new(customer.schema().as_arrow().clone());
+    let mut schemas = vec![("customer_daily".to_string(), customer_schema.clone())];
+    write_and_register(&ctx, customer, "customer_daily", &all).await?;
+    let health = ctx
+        .sql(&health::health_sql(model))
+        .await
+        .context("model health_scores (generated from [health])")?;
+    let health_schema = health.schema().as_arrow().clone();
+    schemas.push(("health_scores".to_string(), Arc::new(health_schema.clone())));
+    write_and_register(&ctx, health, "health_scores", &all).await?;
+
+    let subject = subject_schema(&customer_schema, &health_schema);
+    let health_columns: Vec<String> = subject
+        .fields()
+        .iter()
+        .skip(customer_schema.fields().len())
+        .map(|f| format!("health.\"{}\"", f.name()))
+        .collect();
+    let day_list = requested
+        .iter()
+        .map(|d| format!("date '{}'", days_to_date(*d)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let subject_sql = format!(
+        "select customer.*, {} from customer_daily_all as customer \
+         join health_scores_all as health \
+         on health.account_id = customer.account_id and health.as_of_date = customer.as_of_date \
+         where customer.as_of_date in ({day_list})",
+        health_columns.join(", ")
+    );
+    let subject_df = ctx.sql(&subject_sql).await.context("playbook subject")?;
+    ctx.register_table("subject", subject_df.into_view())
+        .context("playbook subject")?;
+    let playbook_sql = playbook::playbook_sql(&pipeline.playbook).map_err(Error::Usage)?;
+    let actions = ctx
+        .sql(&playbook_sql)
+        .await
+        .context("model playbook_actions (generated from [[playbook]])")?;
+    schemas.push((
+        "playbook_actions".to_string(),
+        Arc::new(actions.schema().as_arrow().clone()),
+    ));
+    write_and_register(&ctx, actions, "playbook_actions", &all).await?;
+
+    let mut tables = Vec::new();
+    for table in &MART_TABLES {
+        let key = table.grain.join(", ");
+        let filter = format!("where as_of_date in ({day_list})");
+        let repeated = engine::query_count(
+            &ctx,
+            &format!(
+                "select count(*) from (select {key} from {}_all {filter} group by {key} having count(*) > 1)",
+                table.name
+            ),
+        )
+        .await?;
+        if repeated > 0 {
+            return Err(Error::DataCheck(format!(
+                "{} is not unique on ({key}): {repeated} keys repeat",
+                table.name
+            )));
+        }
+        let rows = engine::query_count(
+            &ctx,
+            &format!("select count(*) from {}_all {filter}", table.name),
+        )
+        .await?;
+        tables.push((table.name.to_string(), rows));
+    }
+    Ok(BuildOutcome {
+        tables,
+        tables_dir: all,
+        dates: dates.to_vec(),
+        schemas,
+    })
+}
+
+async fn write_and_register(
+    ctx: &SessionContext,
+    df: datafusion::prelude::DataFrame,
+    name: &str,
+    dir: &Path,
+) -> Result<()> {
+    let path = dir.join(name);
+    engine::write_table(df, name, &path, Some("as_of_date")).await?;
+    engine::register_table(
+        ctx,
+        &format!("{name}_all"),
+        &path,
+        Some(("as_of_date", DataType::Date32)),
+    )
+    .await
+}
+
+/// Registers the published mart tables of a warehouse, skipping those not built yet.
+pub async fn register_marts(ctx: &SessionContext, warehouse: &Path) -> Result<()> {
+    for table in &MART_TABLES {
+        let dir = warehouse.join(table.name);
+        if dir.exists() {
+            engine::register_table(
+                ctx,
+                table.name,
+                &dir,
+                Some(("as_of_date", DataType::Date32)),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
