@@ -231,3 +231,131 @@ fn generated_fixtures_match_the_generator() {
         );
     }
 }
+
+/// (account, persona, contract_end) of `_planted.csv`.
+fn planted_accounts() -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(root().join("fixtures/_planted.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let parts: Vec<&str> = line.split(',').collect();
+            (
+                parts[0].to_string(),
+                parts[1].to_string(),
+                parts[3].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn build_at(wh: &Path, date: &str) {
+    let out = churnlake(
+        root(),
+        &[
+            "--warehouse",
+            wh.to_str().unwrap(),
+            "build",
+            "--as-of",
+            date,
+        ],
+    );
+    assert_eq!(exit_code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn planted_churners_are_red_or_falling_30_days_before_their_contracts_end() {
+    let (_dir, wh) = ingest_fixtures();
+    let churners: Vec<(String, String)> = planted_accounts()
+        .into_iter()
+        .filter(|(_, persona, _)| persona == "churner")
+        .map(|(account, _, end)| (account, end))
+        .collect();
+    assert!(churners.len() >= 3, "{churners:?}");
+    for (account, end) in &churners {
+        let end = chrono::NaiveDate::parse_from_str(end, "%Y-%m-%d").unwrap();
+        let date = (end - chrono::Duration::days(30)).to_string();
+        build_at(&wh, &date);
+        let row = query(
+            &wh,
+            &format!(
+                "select band, trend, lifecycle_stage from health_scores h join customer_daily c \
+                 on c.account_id = h.account_id and c.as_of_date = h.as_of_date \
+                 where h.account_id = '{account}' and h.as_of_date = date '{date}'"
+            ),
+        );
+        assert_eq!(row.len(), 1, "{account} on {date}");
+        assert!(
+            row[0][0] == "red" || row[0][1] == "down",
+            "{account} on {date}: {row:?}"
+        );
+        assert_eq!(row[0][2], "renewal", "{account} on {date}");
+    }
+}
+
+#[test]
+fn healthy_expanders_are_green_and_default_rules_fire_on_planted_accounts_only() {
+    let (_dir, wh) = ingest_fixtures();
+    for date in ["2026-08-04", "2026-08-24", "2026-10-31"] {
+        build_at(&wh, date);
+    }
+    let expanders: Vec<String> = planted_accounts()
+        .into_iter()
+        .filter(|(_, persona, _)| persona == "expander")
+        .map(|(account, _, _)| account)
+        .collect();
+    for account in &expanders {
+        assert_eq!(
+            scalar(
+                &wh,
+                &format!(
+                    "select band from health_scores where account_id = '{account}' and as_of_date = date '2026-10-31'"
+                )
+            ),
+            "green",
+            "{account}"
+        );
+    }
+    let fired = |rule: &str, date: &str| -> Vec<String> {
+        query(
+            &wh,
+            &format!("select account_id from playbook_actions where rule_id = '{rule}' and as_of_date = date '{date}' order by 1"),
+        )
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
+    };
+    // The churner acc_0004 (contract ends 2026-09-03) loses health, then is red before renewal.
+    assert!(fired("health_drop", "2026-08-04").contains(&"acc_0004".to_string()));
+    assert!(fired("red_before_renewal", "2026-08-24").contains(&"acc_0004".to_string()));
+    assert!(fired("low_seat_utilization", "2026-08-24").contains(&"acc_0004".to_string()));
+    // acc_0017 started on 2026-09-27 and has not used the product.
+    assert_eq!(fired("onboarding_stalled", "2026-10-31"), vec!["acc_0017"]);
+    assert_eq!(fired("no_activity_14d", "2026-10-31"), vec!["acc_0017"]);
+    // Churners rated tickets bad before leaving.
+    assert!(fired("bad_csat", "2026-08-24").contains(&"acc_0012".to_string()));
+    // The healthy expander acc_0007 triggers nothing.
+    assert_eq!(
+        scalar(
+            &wh,
+            "select count(*) from playbook_actions where account_id = 'acc_0007'"
+        ),
+        "0"
+    );
+    // Grains hold on every date built.
+    for (table, key) in [
+        ("customer_daily", "account_id, as_of_date"),
+        ("health_scores", "account_id, as_of_date"),
+        ("playbook_actions", "account_id, as_of_date, rule_id"),
+    ] {
+        assert_eq!(
+            scalar(
+                &wh,
+                &format!(
+                    "select count(*) from (select {key} from {table} group by {key} having count(*) > 1)"
+                )
+            ),
+            "0",
+            "{table}"
+        );
+    }
+}

@@ -354,3 +354,82 @@ fn an_empty_file_loads_nothing_and_is_reported() {
         vec![vec!["events", "2", "1"], vec!["fx_rates", "2", "1"]]
     );
 }
+
+#[test]
+fn a_parquet_source_maps_nested_columns_and_quarantines_by_row_index() {
+    use datafusion::arrow::array::{
+        ArrayRef, Int64Array, StringArray, StructArray, TimestampMicrosecondArray,
+    };
+    use datafusion::arrow::datatypes::{DataType, Field};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    write(
+        dir.path(),
+        "pipeline.toml",
+        format!(
+            "{PIPELINE}\n[sources.nps]\nkind = \"nps\"\npath = \"nps/*.parquet\"\n\n[sources.nps.columns]\ncomment = \"meta.comment\"\n"
+        ),
+    );
+    let comments: ArrayRef = Arc::new(StringArray::from(vec![Some("great"), Some("meh"), None]));
+    let meta = StructArray::from(vec![(
+        Arc::new(Field::new("comment", DataType::Utf8, true)),
+        comments,
+    )]);
+    let micros = 1_772_323_200_000_000; // 2026-03-01T00:00:00Z
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "response_id",
+            Arc::new(StringArray::from(vec!["r1", "r2", "r3"])) as ArrayRef,
+        ),
+        (
+            "account_id",
+            Arc::new(StringArray::from(vec![Some("acc_1"), Some("acc_1"), None])) as ArrayRef,
+        ),
+        (
+            "user_id",
+            Arc::new(StringArray::from(vec![None, None, Some("u1")])) as ArrayRef,
+        ),
+        (
+            "responded_at",
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![micros, micros, micros]).with_timezone("UTC"),
+            ) as ArrayRef,
+        ),
+        (
+            "score",
+            Arc::new(Int64Array::from(vec![9, 11, 3])) as ArrayRef,
+        ),
+        ("meta", Arc::new(meta) as ArrayRef),
+    ])
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("data/nps")).unwrap();
+    let file = std::fs::File::create(dir.path().join("data/nps/nps.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    let out = ingest(dir.path());
+    assert_eq!(exit_code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let wh = dir.path().join("wh");
+    // r3 has no account: its user u1 belongs to acc_1 from 2025-01-01 to 2025-06-01, then acc_2.
+    assert_eq!(
+        query(
+            &wh,
+            "select response_id, account_id, score, comment, cast(responded_date as varchar) from stg_nps order by 1"
+        ),
+        vec![
+            vec!["r1", "acc_1", "9", "great", "2026-03-01"],
+            vec!["r3", "acc_2", "3", "", "2026-03-01"],
+        ]
+    );
+    assert_eq!(
+        query(
+            &wh,
+            "select line, field, reason from quarantine where source = 'nps'"
+        ),
+        vec![vec!["1", "score", "`score` 11 is outside 0–10"]]
+    );
+}

@@ -861,10 +861,8 @@ fn deserialize_all<T: DeserializeOwned>(
                             known.join(", ")
                         ),
                     );
-                    if table.remove(&key).is_none() {
-                        // The key sits in a nested table; it is reported, stop here.
-                        return None;
-                    }
+                    // A key of a nested table is reported; stop there.
+                    table.remove(&key)?;
                     continue;
                 }
                 problems.at(at, format!("in [{}]: {message}", at.join(".")));

@@ -197,7 +197,11 @@ fn scale_sql(c: &Component) -> String {
     match c.scale.as_str() {
         "linear" => {
             let (bad, good) = (c.bad.unwrap_or(0.0), c.good.unwrap_or(1.0));
-            format!("greatest(0.0, least(100.0, ({raw} - ({bad})) / (({good}) - ({bad})) * 100.0))")
+            // greatest/least skip nulls, so a missing value must stay null explicitly.
+            format!(
+                "case when {raw} is null then null \
+                 else greatest(0.0, least(100.0, ({raw} - ({bad})) / (({good}) - ({bad})) * 100.0)) end"
+            )
         }
         "points" => {
             let points = c.points.clone().unwrap_or_default();

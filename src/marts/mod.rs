@@ -166,7 +166,18 @@ pub async fn check_expressions(pipeline: &Pipeline) -> Result<()> {
     let Some(model) = &pipeline.health else {
         return report(pipeline, problems);
     };
-    if problems.is_empty() {
+    if !problems.is_empty() {
+        // Playbook rules see health columns, which exist only once the metrics plan; their
+        // syntax can be checked regardless.
+        for rule in &pipeline.playbook {
+            if let Err(e) = expressions::parse(&rule.when) {
+                problems.push((
+                    rule.when.clone(),
+                    format!("playbook rule `{}`: {e}", rule.id),
+                ));
+            }
+        }
+    } else {
         // The health row's columns exist only once the metrics plan.
         ctx.register_table("customer_daily_all", customer.into_view())
             .context("planning health")?;
