@@ -1,9 +1,11 @@
-//! Runs the `.slt` files that sit beside the SQL models (`sql/**/*.slt`) against the staged
-//! tables of the committed fixtures, ingested once into a temporary warehouse.
+//! Runs the `.slt` files that sit beside the SQL models (`sql/**/*.slt`) against the tables of
+//! the committed fixtures, ingested once into a temporary warehouse and built as of
+//! `BUILD_DATE` (staged tables, marts and run log are all registered).
 //!
 //! `cargo test --test sqllogictests -- --complete` rewrites the expected results; read the
 //! diff before committing it.
 
+use churnlake::cli::build::run_build;
 use churnlake::cli::ingest::run_ingest;
 use churnlake::config::{self, Overrides};
 use datafusion_sqllogictest::DataFusion;
@@ -40,6 +42,9 @@ async fn main() {
         .expect("default pipeline loads");
     let (_, outcome) = run_ingest(&pipeline).await;
     outcome.result.expect("fixtures ingest");
+    let build_date = chrono::NaiveDate::from_ymd_opt(2026, 8, 24).expect("a date");
+    let (_, built) = run_build(&pipeline, build_date).await;
+    built.expect("fixtures build");
 
     let mut files = Vec::new();
     slt_files(&root.join("sql"), &mut files);
@@ -51,9 +56,9 @@ async fn main() {
             .expect("under the crate")
             .to_path_buf();
         let ctx = churnlake::engine::session();
-        churnlake::ingest::register_staged(&ctx, warehouse.path())
+        churnlake::engine::register_warehouse(&ctx, warehouse.path())
             .await
-            .expect("staged tables register");
+            .expect("warehouse tables register");
         let mut runner = sqllogictest::Runner::new(|| {
             let ctx = ctx.clone();
             let relative = relative.clone();
