@@ -6,17 +6,18 @@
 use crate::error::{EngineContext, Error, Result};
 use crate::ingest::convert::{MONEY_SCALE, RATE_SCALE, divide_rounded};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Array};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type, Schema, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::common::config::TableParquetOptions;
-use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
-use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
-use std::path::Path;
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext, ident};
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
+use crate::ingest::batch::writer_properties;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 fn config() -> SessionConfig {
@@ -102,7 +103,12 @@ pub async fn run_model(
         .context(format!("model {name} (sql/{name}.sql)"))
 }
 
-/// Writes a result as a directory of Parquet files, Hive-partitioned when asked.
+/// Writes a result as a directory of Parquet files, Hive-partitioned when asked: one
+/// `part-0.parquet` per partition (`<column>=<value>/`), or one at the root.
+///
+/// The result is streamed sorted by the partition column and written one file at a time, so
+/// memory stays bounded by the session's pool (the sort spills) plus one row group, however
+/// many partitions there are; and the same input always gives the same file names.
 /// Returns the rows written.
 pub async fn write_table(
     df: DataFrame,
@@ -111,25 +117,113 @@ pub async fn write_table(
     partition_by: Option<&str>,
 ) -> Result<u64> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut options = DataFrameWriteOptions::new();
-    if let Some(column) = partition_by {
-        options = options.with_partition_by(vec![column.to_string()]);
-    }
     let schema = df.schema().as_arrow().clone();
-    let path = format!("{}/", dir.display());
-    let counts = df
-        .write_parquet(&path, options, Some(parquet_options()))
+    let df = match partition_by {
+        Some(column) => df
+            .sort(vec![ident(column).sort(true, false)])
+            .context(format!("sorting {name} by {column}"))?,
+        None => df,
+    };
+    let mut stream = df
+        .execute_stream()
         .await
-        .context(format!("writing {name}"))?;
-    let rows = counts
-        .iter()
-        .filter_map(|batch| batch.column(0).as_primitive_opt::<UInt64Type>())
-        .flat_map(|counts| counts.iter().flatten())
-        .sum();
+        .context(format!("computing {name}"))?;
+    let mut writer = PartitionedWriter::new(dir, &schema, partition_by);
+    while let Some(batch) = stream.next().await {
+        let batch = batch.context(format!("computing {name}"))?;
+        writer.write(&batch)?;
+    }
+    let rows = writer.finish()?;
     if rows == 0 {
         write_empty_file(&schema, dir, partition_by)?;
     }
     Ok(rows)
+}
+
+/// Writes batches sorted by the partition column, one open file at a time.
+struct PartitionedWriter {
+    dir: PathBuf,
+    /// Index of the partition column in the result, and the file schema without it.
+    partition: Option<(usize, String)>,
+    file_schema: SchemaRef,
+    file_columns: Vec<usize>,
+    open: Option<(String, PathBuf, ArrowWriter<std::fs::File>)>,
+    rows: u64,
+}
+
+impl PartitionedWriter {
+    fn new(dir: &Path, schema: &Schema, partition_by: Option<&str>) -> Self {
+        let partition = partition_by.and_then(|column| {
+            schema
+                .index_of(column)
+                .ok()
+                .map(|index| (index, column.to_string()))
+        });
+        let file_columns: Vec<usize> = (0..schema.fields().len())
+            .filter(|i| partition.as_ref().map(|(p, _)| p) != Some(i))
+            .collect();
+        let file_schema = Arc::new(schema.project(&file_columns).expect("columns of the schema"));
+        PartitionedWriter {
+            dir: dir.to_path_buf(),
+            partition,
+            file_schema,
+            file_columns,
+            open: None,
+            rows: 0,
+        }
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let Some((index, column)) = self.partition.clone() else {
+            return self.write_slice(String::new(), batch);
+        };
+        let values = batch.column(index).clone();
+        let ranges = datafusion::arrow::compute::partition(std::slice::from_ref(&values))
+            .context("splitting partitions")?
+            .ranges();
+        let options = FormatOptions::default();
+        let formatter = ArrayFormatter::try_new(values.as_ref(), &options).context("partition value")?;
+        for range in ranges {
+            let value = if values.is_null(range.start) {
+                "__HIVE_DEFAULT_PARTITION__".to_string()
+            } else {
+                formatter.value(range.start).to_string()
+            };
+            let slice = batch.slice(range.start, range.end - range.start);
+            self.write_slice(format!("{column}={value}"), &slice)?;
+        }
+        Ok(())
+    }
+
+    fn write_slice(&mut self, partition: String, batch: &RecordBatch) -> Result<()> {
+        if self.open.as_ref().is_none_or(|(open, _, _)| *open != partition) {
+            self.close()?;
+            let folder = self.dir.join(&partition);
+            std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
+            let path = folder.join("part-0.parquet");
+            let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+            let writer = ArrowWriter::try_new(file, self.file_schema.clone(), Some(writer_properties()))
+                .map_err(|e| Error::io(&path, e))?;
+            self.open = Some((partition, path, writer));
+        }
+        let (_, path, writer) = self.open.as_mut().expect("opened above");
+        let projected = batch.project(&self.file_columns).context("projecting a batch")?;
+        writer.write(&projected).map_err(|e| Error::io(path.as_path(), e))?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if let Some((_, path, writer)) = self.open.take() {
+            writer.close().map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<u64> {
+        self.close()?;
+        Ok(self.rows)
+    }
 }
 
 /// DataFusion writes no file for an empty result; readers need one to know the schema.
@@ -149,11 +243,6 @@ pub fn write_empty_file(schema: &Schema, dir: &Path, partition_by: Option<&str>)
     Ok(())
 }
 
-fn parquet_options() -> TableParquetOptions {
-    let mut options = TableParquetOptions::default();
-    options.global.compression = Some("zstd(3)".into());
-    options
-}
 
 /// Registers a table directory written by [`write_table`].
 pub async fn register_table(
