@@ -4,6 +4,7 @@
 //! Nothing here knows a particular table; the models and their grain live with their layer.
 
 use crate::error::{EngineContext, Error, Result};
+use crate::ingest::batch::writer_properties;
 use crate::ingest::convert::{MONEY_SCALE, RATE_SCALE, divide_rounded};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Array};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type, Schema, SchemaRef};
@@ -16,7 +17,6 @@ use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext, ident};
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
-use crate::ingest::batch::writer_properties;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -162,7 +162,11 @@ impl PartitionedWriter {
         let file_columns: Vec<usize> = (0..schema.fields().len())
             .filter(|i| partition.as_ref().map(|(p, _)| p) != Some(i))
             .collect();
-        let file_schema = Arc::new(schema.project(&file_columns).expect("columns of the schema"));
+        let file_schema = Arc::new(
+            schema
+                .project(&file_columns)
+                .expect("columns of the schema"),
+        );
         PartitionedWriter {
             dir: dir.to_path_buf(),
             partition,
@@ -182,7 +186,8 @@ impl PartitionedWriter {
             .context("splitting partitions")?
             .ranges();
         let options = FormatOptions::default();
-        let formatter = ArrayFormatter::try_new(values.as_ref(), &options).context("partition value")?;
+        let formatter =
+            ArrayFormatter::try_new(values.as_ref(), &options).context("partition value")?;
         for range in ranges {
             let value = if values.is_null(range.start) {
                 "__HIVE_DEFAULT_PARTITION__".to_string()
@@ -196,19 +201,28 @@ impl PartitionedWriter {
     }
 
     fn write_slice(&mut self, partition: String, batch: &RecordBatch) -> Result<()> {
-        if self.open.as_ref().is_none_or(|(open, _, _)| *open != partition) {
+        if self
+            .open
+            .as_ref()
+            .is_none_or(|(open, _, _)| *open != partition)
+        {
             self.close()?;
             let folder = self.dir.join(&partition);
             std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
             let path = folder.join("part-0.parquet");
             let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-            let writer = ArrowWriter::try_new(file, self.file_schema.clone(), Some(writer_properties()))
-                .map_err(|e| Error::io(&path, e))?;
+            let writer =
+                ArrowWriter::try_new(file, self.file_schema.clone(), Some(writer_properties()))
+                    .map_err(|e| Error::io(&path, e))?;
             self.open = Some((partition, path, writer));
         }
         let (_, path, writer) = self.open.as_mut().expect("opened above");
-        let projected = batch.project(&self.file_columns).context("projecting a batch")?;
-        writer.write(&projected).map_err(|e| Error::io(path.as_path(), e))?;
+        let projected = batch
+            .project(&self.file_columns)
+            .context("projecting a batch")?;
+        writer
+            .write(&projected)
+            .map_err(|e| Error::io(path.as_path(), e))?;
         self.rows += batch.num_rows() as u64;
         Ok(())
     }
@@ -242,7 +256,6 @@ pub fn write_empty_file(schema: &Schema, dir: &Path, partition_by: Option<&str>)
     writer.close().map_err(|e| Error::io(&path, e))?;
     Ok(())
 }
-
 
 /// Registers a table directory written by [`write_table`].
 pub async fn register_table(
