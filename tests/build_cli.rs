@@ -141,6 +141,14 @@ fn book(dir: &Path) {
     );
 }
 
+/// The book, ingested and built as of `AS_OF`, in a fresh directory.
+fn built_book() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    book(dir.path());
+    ingest_and_build(dir.path());
+    dir
+}
+
 fn ingest_and_build(dir: &Path) {
     let out = churnlake(dir, &["--pipeline", "pipeline.toml", "ingest"]);
     assert_eq!(exit_code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
@@ -164,9 +172,7 @@ fn scores(wh: &Path) -> Vec<Vec<String>> {
 
 #[test]
 fn scores_are_the_weighted_mean_of_normalized_components() {
-    let dir = tempfile::tempdir().unwrap();
-    book(dir.path());
-    ingest_and_build(dir.path());
+    let dir = built_book();
     let wh = dir.path().join("wh");
     assert_eq!(
         scores(&wh),
@@ -225,9 +231,7 @@ fn scores_are_the_weighted_mean_of_normalized_components() {
 
 #[test]
 fn deltas_compare_with_the_scores_7_and_30_days_earlier() {
-    let dir = tempfile::tempdir().unwrap();
-    book(dir.path());
-    ingest_and_build(dir.path());
+    let dir = built_book();
     // acc_a on 03-24: no events yet → usage 0, the ticket is not created yet → 100, NPS 8 → 80:
     // (0 + 100 + 80) / 5 = 36. On 03-01: no NPS yet → re-weighted (0 + 100) / 4 = 25.
     assert_eq!(
@@ -264,9 +268,7 @@ fn each_missing_value_policy_scores_a_missing_component_as_documented() {
 
 #[test]
 fn playbook_actions_carry_message_owner_touch_and_evidence() {
-    let dir = tempfile::tempdir().unwrap();
-    book(dir.path());
-    ingest_and_build(dir.path());
+    let dir = built_book();
     assert_eq!(
         query(
             &dir.path().join("wh"),
@@ -297,9 +299,7 @@ fn playbook_actions_carry_message_owner_touch_and_evidence() {
 
 #[test]
 fn a_later_event_changes_nothing_for_an_earlier_date() {
-    let dir = tempfile::tempdir().unwrap();
-    book(dir.path());
-    ingest_and_build(dir.path());
+    let dir = built_book();
     let wh = dir.path().join("wh");
     let tables = |wh: &Path| -> Vec<Vec<Vec<String>>> {
         ["customer_daily", "health_scores", "playbook_actions"]
@@ -340,9 +340,7 @@ fn a_later_event_changes_nothing_for_an_earlier_date() {
 
 #[test]
 fn rebuilding_a_date_replaces_its_partitions() {
-    let dir = tempfile::tempdir().unwrap();
-    book(dir.path());
-    ingest_and_build(dir.path());
+    let dir = built_book();
     build(dir.path());
     let wh = dir.path().join("wh");
     assert_eq!(scalar(&wh, "select count(*) from customer_daily"), "6");
