@@ -46,12 +46,17 @@ pub async fn run_build(pipeline: &Pipeline, as_of: NaiveDate) -> (Run, Result<Bu
             result = Err(e);
         }
     }
-    let tables: &[(String, u64)] = match &result {
-        Ok(outcome) => &outcome.tables,
-        Err(_) => &[],
+    let tables: Vec<(String, u64)> = match &result {
+        Ok(outcome) => outcome
+            .tables
+            .iter()
+            .chain(&outcome.whole_tables)
+            .cloned()
+            .collect(),
+        Err(_) => Vec::new(),
     };
     let status = result.as_ref().map(|_| ()).map_err(clone_error);
-    let logged = run.record(&[], tables, None, &status);
+    let logged = run.record(&[], &tables, None, &status);
     let cleaned = publish::clean_work(&pipeline.warehouse, &run.id);
     if result.is_ok()
         && let Err(e) = logged.and(cleaned)
@@ -76,6 +81,10 @@ fn publish_partitions(pipeline: &Pipeline, run: &Run, outcome: &BuildOutcome) ->
                 &run.id,
             )?;
         }
+    }
+    for (table, _) in &outcome.whole_tables {
+        let staged = outcome.tables_dir.join(table);
+        publish::replace_table(&pipeline.warehouse, table, &staged, &run.id)?;
     }
     for (table, schema) in &outcome.schemas {
         publish::ensure_readable(&pipeline.warehouse.join(table), schema, Some("as_of_date"))?;

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub use locate::{line_of, line_of_text};
 pub use model::{
-    Component, HealthModel, Lifecycle, MaturityRule, Override, PlaybookRule, TouchRule,
+    Component, HealthModel, Lifecycle, MaturityRule, Override, PlaybookRule, Retention, TouchRule,
 };
 
 /// `[pipeline]`: settings shared by every source and table.
@@ -128,6 +128,7 @@ pub struct Pipeline {
     pub touch: Vec<TouchRule>,
     pub health: Option<HealthModel>,
     pub playbook: Vec<PlaybookRule>,
+    pub retention: Retention,
     /// The pipeline file's text, for locating problems found later (SQL expressions).
     pub text: String,
 }
@@ -364,11 +365,12 @@ fn validate(
         touch: analytics.touch,
         health: analytics.health,
         playbook: analytics.playbook,
+        retention: analytics.retention,
         text: text.to_string(),
     })
 }
 
-const TOP_LEVEL_KEYS: [&str; 7] = [
+const TOP_LEVEL_KEYS: [&str; 8] = [
     "pipeline",
     "sources",
     "lifecycle",
@@ -376,6 +378,7 @@ const TOP_LEVEL_KEYS: [&str; 7] = [
     "touch",
     "health",
     "playbook",
+    "retention",
 ];
 
 /// The analytical sections, checked for shape; their SQL is checked by `marts::expressions`.
@@ -385,6 +388,7 @@ struct Analytics {
     touch: Vec<TouchRule>,
     health: Option<HealthModel>,
     playbook: Vec<PlaybookRule>,
+    retention: Retention,
 }
 
 fn validate_analytics(table: &toml::Table, problems: &mut Problems) -> Analytics {
@@ -453,12 +457,23 @@ fn validate_analytics(table: &toml::Table, problems: &mut Problems) -> Analytics
             );
         }
     }
+    let retention = match table.get("retention") {
+        Some(value) => deserialize_all(value, &["retention"], problems).unwrap_or_default(),
+        None => Retention::default(),
+    };
+    if !(0.0..=1.0).contains(&retention.gross_margin) {
+        problems.at(
+            &["retention", "gross_margin"],
+            format!("gross_margin {} is outside 0–1", retention.gross_margin),
+        );
+    }
     Analytics {
         lifecycle,
         maturity,
         touch,
         health,
         playbook,
+        retention,
     }
 }
 

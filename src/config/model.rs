@@ -141,3 +141,24 @@ pub struct PlaybookRule {
     /// Text with `{column}` placeholders.
     pub message: String,
 }
+
+/// `[retention]`: settings of the retention tables (SPEC §5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Gross margin used by LTV, between 0 and 1.
+    #[serde(default = "default_gross_margin")]
+    pub gross_margin: f64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            gross_margin: default_gross_margin(),
+        }
+    }
+}
+
+fn default_gross_margin() -> f64 {
+    1.0
+}

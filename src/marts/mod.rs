@@ -27,6 +27,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const CUSTOMER_DAILY_SQL: &str = include_str!("../../sql/marts/customer_daily.sql");
+const MRR_MONTHLY_SQL: &str = include_str!("../../sql/marts/mrr_monthly.sql");
+const RETENTION_MONTHLY_SQL: &str = include_str!("../../sql/marts/retention_monthly.sql");
+
+/// Tables rewritten whole by every build (SPEC §5), with their grain.
+pub const WHOLE_TABLES: [MartTable; 2] = [
+    MartTable {
+        name: "mrr_monthly",
+        grain: &["account_id", "month"],
+    },
+    MartTable {
+        name: "retention_monthly",
+        grain: &["month", "segment"],
+    },
+];
 
 /// A mart table with its grain; all are partitioned by `as_of_date`.
 pub struct MartTable {
@@ -85,15 +99,20 @@ fn customer_daily_sql(pipeline: &Pipeline) -> String {
 }
 
 fn as_of_table(dates: &BTreeSet<i32>) -> Result<MemTable> {
+    date_table("as_of_date", &dates.iter().copied().collect::<Vec<_>>())
+}
+
+/// A one-column table of dates (days since the epoch).
+fn date_table(column: &str, days: &[i32]) -> Result<MemTable> {
     let schema = Arc::new(Schema::new(vec![Field::new(
-        "as_of_date",
+        column,
         DataType::Date32,
         false,
     )]));
-    let column = Date32Array::from(dates.iter().copied().collect::<Vec<_>>());
+    let values = Date32Array::from(days.to_vec());
     let batch =
-        RecordBatch::try_new(schema.clone(), vec![Arc::new(column)]).context("as_of_dates")?;
-    MemTable::try_new(schema, vec![vec![batch]]).context("as_of_dates")
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).context(column.to_string())?;
+    MemTable::try_new(schema, vec![vec![batch]]).context(column.to_string())
 }
 
 /// A session holding empty staged tables, for planning marts without data.
@@ -280,6 +299,8 @@ pub struct BuildOutcome {
     pub dates: Vec<NaiveDate>,
     /// Table → schema, so an empty table can still be read.
     pub schemas: Vec<(String, SchemaRef)>,
+    /// Tables rewritten whole (`<dir>/<table>/`) → rows.
+    pub whole_tables: Vec<(String, u64)>,
 }
 
 /// Computes the marts for `dates` from the staged tables in `warehouse`.
@@ -385,12 +406,107 @@ pub async fn build(pipeline: &Pipeline, dates: &[NaiveDate], work: &Path) -> Res
         .await?;
         tables.push((table.name.to_string(), rows));
     }
+    let last = *requested.iter().next_back().expect("at least one date");
+    let whole_tables = build_retention(&ctx, pipeline, days_to_date(last), &all).await?;
     Ok(BuildOutcome {
         tables,
         tables_dir: all,
         dates: dates.to_vec(),
         schemas,
+        whole_tables,
     })
+}
+
+/// `mrr_monthly` and `retention_monthly` from the lines visible at `as_of`, with the
+/// retention equation checked for every month and segment.
+async fn build_retention(
+    ctx: &SessionContext,
+    pipeline: &Pipeline,
+    as_of: NaiveDate,
+    dir: &Path,
+) -> Result<Vec<(String, u64)>> {
+    let first = engine::query_count(
+        ctx,
+        &format!(
+            "select coalesce(min(cast(start_date as int)), {}) from stg_handoffs where start_date <= date '{as_of}'",
+            date_to_days(as_of)
+        ),
+    )
+    .await?;
+    let boundaries = month_starts(days_to_date(first as i32), as_of);
+    ctx.register_table(
+        "month_boundaries",
+        Arc::new(date_table("boundary", &boundaries)?),
+    )
+    .context("month_boundaries")?;
+    let mut written = Vec::new();
+    let mrr = ctx
+        .sql(MRR_MONTHLY_SQL)
+        .await
+        .context("model mrr_monthly (sql/marts/mrr_monthly.sql)")?;
+    let path = dir.join("mrr_monthly");
+    written.push((
+        "mrr_monthly".to_string(),
+        engine::write_table(mrr, "mrr_monthly", &path, None).await?,
+    ));
+    engine::register_table(ctx, "mrr_monthly_all", &path, None).await?;
+    let sql = RETENTION_MONTHLY_SQL.replace(
+        "${gross_margin}",
+        &format!("{:?}", pipeline.retention.gross_margin),
+    );
+    let retention = ctx
+        .sql(&sql)
+        .await
+        .context("model retention_monthly (sql/marts/retention_monthly.sql)")?;
+    let path = dir.join("retention_monthly");
+    written.push((
+        "retention_monthly".to_string(),
+        engine::write_table(retention, "retention_monthly", &path, None).await?,
+    ));
+    engine::register_table(ctx, "retention_monthly_all", &path, None).await?;
+
+    let broken = engine::query(
+        ctx,
+        "select cast(month as varchar), segment from retention_monthly_all \
+         where mrr_end <> mrr_start + new_mrr + reactivation_mrr + expansion_mrr - contraction_mrr - churned_mrr \
+         order by 1, 2 limit 5",
+    )
+    .await?;
+    if let Some(row) = engine::string_rows(&broken).first() {
+        return Err(Error::DataCheck(format!(
+            "the retention equation does not hold for month {} segment {}",
+            row[0], row[1]
+        )));
+    }
+    for table in &WHOLE_TABLES {
+        let key = table.grain.join(", ");
+        let repeated = engine::query_count(
+            ctx,
+            &format!("select count(*) from (select {key} from {}_all group by {key} having count(*) > 1)", table.name),
+        )
+        .await?;
+        if repeated > 0 {
+            return Err(Error::DataCheck(format!(
+                "{} is not unique on ({key}): {repeated} keys repeat",
+                table.name
+            )));
+        }
+    }
+    Ok(written)
+}
+
+/// First days of the months from `first`'s month through the last one on or before `last`.
+fn month_starts(first: NaiveDate, last: NaiveDate) -> Vec<i32> {
+    use chrono::Datelike;
+    let mut month = first.with_day(1).expect("day 1 exists");
+    let mut starts = Vec::new();
+    while month <= last {
+        starts.push(date_to_days(month));
+        month = month
+            .checked_add_months(chrono::Months::new(1))
+            .expect("a representable month");
+    }
+    starts
 }
 
 async fn write_and_register(
@@ -412,6 +528,12 @@ async fn write_and_register(
 
 /// Registers the published mart tables of a warehouse, skipping those not built yet.
 pub async fn register_marts(ctx: &SessionContext, warehouse: &Path) -> Result<()> {
+    for table in &WHOLE_TABLES {
+        let dir = warehouse.join(table.name);
+        if dir.exists() {
+            engine::register_table(ctx, table.name, &dir, None).await?;
+        }
+    }
     for table in &MART_TABLES {
         let dir = warehouse.join(table.name);
         if dir.exists() {

@@ -11,7 +11,8 @@ use crate::config::PlaybookRule;
 /// The query producing `playbook_actions` from `subject`.
 pub fn playbook_sql(rules: &[PlaybookRule]) -> Result<String, String> {
     if rules.is_empty() {
-        return Ok(format!("{} where false", branch_sql(&empty_rule())?));
+        // A rule that never fires keeps the table's schema.
+        return branch_sql(&empty_rule());
     }
     let branches = rules
         .iter()

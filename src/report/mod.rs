@@ -166,5 +166,43 @@ pub async fn print_build(pipeline: &Pipeline, run: &Run, outcome: &BuildOutcome)
     for r in engine::string_rows(&actions) {
         println!("  {:<28} {:<8} {:>5}", r[0], r[1], r[2]);
     }
+    print_retention(&ctx).await
+}
+
+/// The last months' retention equation for all accounts.
+async fn print_retention(ctx: &datafusion::prelude::SessionContext) -> Result<()> {
+    let rows = engine::query(
+        ctx,
+        "select cast(month as varchar) as month_text, mrr_start, new_mrr, reactivation_mrr, \
+         expansion_mrr, contraction_mrr, churned_mrr, mrr_end, logos_end, \
+         round(nrr, 3) as nrr, round(grr, 3) as grr \
+         from retention_monthly where segment = 'all' order by month desc limit 3",
+    )
+    .await?;
+    let mut rows = engine::string_rows(&rows);
+    rows.reverse();
+    println!(
+        "\nretention (all accounts): mrr_end = mrr_start + new + reactivation + expansion - contraction - churned"
+    );
+    println!(
+        "  {:<10} {:>14} {:>12} {:>12} {:>12} {:>12} {:>12} {:>14} {:>6} {:>6} {:>6}",
+        "month",
+        "mrr_start",
+        "new",
+        "reactivation",
+        "expansion",
+        "contraction",
+        "churned",
+        "mrr_end",
+        "logos",
+        "nrr",
+        "grr"
+    );
+    for r in rows {
+        println!(
+            "  {:<10} {:>14} {:>12} {:>12} {:>12} {:>12} {:>12} {:>14} {:>6} {:>6} {:>6}",
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]
+        );
+    }
     Ok(())
 }

@@ -1,0 +1,366 @@
+//! `mrr_monthly` and `retention_monthly` on a hand-built book of contract lines. Every
+//! expected number is worked out in the comments from SPEC §5.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+const PIPELINE: &str = r#"
+[pipeline]
+name = "retention"
+warehouse = "wh"
+data_root = "data"
+
+[sources.handoffs]
+kind = "handoffs"
+path = "handoffs.csv"
+
+[sources.fx_rates]
+kind = "fx_rates"
+path = "fx.csv"
+
+[health]
+name = "h"
+version = 1
+
+[[health.components]]
+name = "usage"
+metric = "active_days_30d"
+scale = "linear"
+bad = 0
+good = 10
+weight = 1
+"#;
+
+/// Boundaries run from 2025-12-01 (the first line's month) to 2026-06-01, the last month
+/// start on or before the as-of date 2026-06-30: months Dec … May are complete.
+const HANDOFFS: &str = "\
+deal_id,account_id,segment,start_date,end_date,mrr,arr,currency
+a1,a1,smb,2026-01-15,,100,,USD
+a2,a2,smb,2026-02-10,2026-02-20,50,,USD
+a3-old,a3,smb,2025-12-01,2026-02-15,200,,USD
+a3-new,a3,smb,2026-04-05,,150,,USD
+a4-base,a4,enterprise,2025-12-01,,100,,USD
+a4-addon,a4,enterprise,2026-03-10,,50,,USD
+a5-old,a5,enterprise,2025-12-01,2026-04-15,300,,USD
+a5-new,a5,enterprise,2026-04-15,,240,,USD
+a6-old,a6,smb,2025-12-01,2026-03-01,80,,USD
+a6-new,a6,smb,2026-03-01,,80,,USD
+a7,a7,smb,2025-12-01,,0,,USD
+a8,a8,smb,2026-01-01,,,1200,USD
+a9,a9,enterprise,2025-12-01,,100,,EUR
+";
+
+fn book() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pipeline.toml", PIPELINE);
+    write(dir.path(), "data/handoffs.csv", HANDOFFS);
+    write(
+        dir.path(),
+        "data/fx.csv",
+        "date,currency,rate\n2025-11-30,EUR,1.1\n2026-03-01,EUR,2.0\n",
+    );
+    for args in [&["ingest"][..], &["build", "--as-of", "2026-06-30"]] {
+        let mut full = vec!["--pipeline", "pipeline.toml"];
+        full.extend(args);
+        let out = churnlake(dir.path(), &full);
+        assert_eq!(exit_code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    }
+    dir
+}
+
+fn wh(dir: &Path) -> std::path::PathBuf {
+    dir.join("wh")
+}
+
+#[test]
+fn movements_follow_the_boundary_snapshots() {
+    let dir = book();
+    let rows = query(
+        &wh(dir.path()),
+        "select account_id, cast(month as varchar) as month_text, movement, cast(mrr_start as varchar), cast(mrr_end as varchar), \
+         cast(new + reactivation + expansion - contraction - churn as varchar) \
+         from mrr_monthly where movement <> 'flat' order by month, account_id",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            // a8 starts on 2026-01-01 (arr 1200 → mrr 100): inactive at Dec 1, active at Jan 1.
+            vec![
+                "a8",
+                "2025-12-01",
+                "new",
+                "0.000000",
+                "100.000000",
+                "100.000000"
+            ],
+            // a1 starts mid-January.
+            vec![
+                "a1",
+                "2026-01-01",
+                "new",
+                "0.000000",
+                "100.000000",
+                "100.000000"
+            ],
+            // a3's first line ends 2026-02-15: active on Feb 1, not on Mar 1.
+            vec![
+                "a3",
+                "2026-02-01",
+                "churn",
+                "200.000000",
+                "0.000000",
+                "-200.000000"
+            ],
+            // a4 adds a 50 line on 2026-03-10.
+            vec![
+                "a4",
+                "2026-03-01",
+                "expansion",
+                "100.000000",
+                "150.000000",
+                "50.000000"
+            ],
+            // a3 returns on 2026-04-05 after a month with no line: reactivation, not new.
+            vec![
+                "a3",
+                "2026-04-01",
+                "reactivation",
+                "0.000000",
+                "150.000000",
+                "150.000000"
+            ],
+            // a5 renews at 240 on the day its 300 line ends: contraction, no churn.
+            vec![
+                "a5",
+                "2026-04-01",
+                "contraction",
+                "300.000000",
+                "240.000000",
+                "-60.000000"
+            ],
+        ]
+    );
+    // a2 starts and ends inside February: it never appears. a3 has no row for March (inactive
+    // at both boundaries). a6 renews on the day its line ends: flat, never churned.
+    let wh = wh(dir.path());
+    assert_eq!(
+        scalar(
+            &wh,
+            "select count(*) from mrr_monthly where account_id = 'a2'"
+        ),
+        "0"
+    );
+    assert_eq!(
+        scalar(
+            &wh,
+            "select count(*) from mrr_monthly where account_id = 'a3' and month = date '2026-03-01'"
+        ),
+        "0"
+    );
+    assert_eq!(
+        scalar(
+            &wh,
+            "select count(distinct movement) from mrr_monthly where account_id = 'a6'"
+        ),
+        "1"
+    );
+    // a7's zero-MRR line keeps it active; the EUR line converts at the rate on 2025-11-30
+    // (1.1), fixed for the line's life although the rate later moves to 2.0.
+    assert_eq!(
+        query(
+            &wh,
+            "select account_id, cast(min(mrr_end) as varchar), cast(max(mrr_end) as varchar), count(*) from mrr_monthly where account_id in ('a7', 'a9') group by 1 order by 1"
+        ),
+        vec![
+            vec!["a7", "0.000000", "0.000000", "6"],
+            vec!["a9", "110.000000", "110.000000", "6"]
+        ]
+    );
+    // Months end at 2026-06-01 <= as_of: June is not complete and not written.
+    assert_eq!(
+        scalar(&wh, "select cast(max(month) as varchar) from mrr_monthly"),
+        "2026-05-01"
+    );
+}
+
+#[test]
+fn the_retention_equation_and_rates_by_hand() {
+    let dir = book();
+    let rows = query(
+        &wh(dir.path()),
+        "select cast(month as varchar) as month_text, logos_start, logos_end, new_logos, reactivated_logos, churned_logos, \
+         cast(mrr_start as varchar), cast(new_mrr as varchar), cast(reactivation_mrr as varchar), \
+         cast(expansion_mrr as varchar), cast(contraction_mrr as varchar), cast(churned_mrr as varchar), \
+         cast(mrr_end as varchar) from retention_monthly where segment = 'all' order by month",
+    );
+    // At Dec 1: a3 200, a4 100, a5 300, a6 80, a7 0, a9 110 = 790 over 6 logos.
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                "2025-12-01",
+                "6",
+                "7",
+                "1",
+                "0",
+                "0",
+                "790.000000",
+                "100.000000",
+                "0.000000",
+                "0.000000",
+                "0.000000",
+                "0.000000",
+                "890.000000"
+            ],
+            vec![
+                "2026-01-01",
+                "7",
+                "8",
+                "1",
+                "0",
+                "0",
+                "890.000000",
+                "100.000000",
+                "0.000000",
+                "0.000000",
+                "0.000000",
+                "0.000000",
+                "990.000000"
+            ],
+            vec![
+                "2026-02-01",
+                "8",
+                "7",
+                "0",
+                "0",
+                "1",
+                "990.000000",
+                "0.000000",
+                "0.000000",
+                "0.000000",
+                "0.000000",
+                "200.000000",
+                "790.000000"
+            ],
+            vec![
+                "2026-03-01",
+                "7",
+                "7",
+                "0",
+                "0",
+                "0",
+                "790.000000",
+                "0.000000",
+                "0.000000",
+                "50.000000",
+                "0.000000",
+                "0.000000",
+                "840.000000"
+            ],
+            vec![
+                "2026-04-01",
+                "7",
+                "8",
+                "0",
+                "1",
+                "0",
+                "840.000000",
+                "0.000000",
+                "150.000000",
+                "0.000000",
+                "60.000000",
+                "0.000000",
+                "930.000000"
+            ],
+            vec![
+                "2026-05-01",
+                "8",
+                "8",
+                "0",
+                "0",
+                "0",
+                "930.000000",
+                "0.000000",
+                "0.000000",
+                "0.000000",
+                "0.000000",
+                "0.000000",
+                "930.000000"
+            ],
+        ]
+    );
+    let rates = query(
+        &wh(dir.path()),
+        "select cast(month as varchar) as month_text, cast(logo_churn_rate as varchar), cast(round(gross_mrr_churn_rate, 6) as varchar), \
+         cast(round(nrr, 6) as varchar), cast(quick_ratio as varchar), cast(arpa as varchar), cast(ltv as varchar) \
+         from retention_monthly where segment = 'all' order by month",
+    );
+    assert_eq!(
+        rates,
+        vec![
+            // No churn or contraction: quick ratio has a zero denominator → null; the mean
+            // logo churn of the months so far is 0 → LTV null. ARPA 890 / 7 = 127.142857.
+            vec!["2025-12-01", "0.0", "0.0", "1.0", "", "127.142857", ""],
+            vec!["2026-01-01", "0.0", "0.0", "1.0", "", "123.750000", ""],
+            // logo churn 1/8; gross 200/990; NRR 790/990; quick 0/200 = 0; ARPA 790/7;
+            // LTV = 112.857143 / mean(0, 0, 0.125) = 112.857143 × 24 = 2708.571432.
+            vec![
+                "2026-02-01",
+                "0.125",
+                "0.20202",
+                "0.79798",
+                "0.0",
+                "112.857143",
+                "2708.571432"
+            ],
+            vec![
+                "2026-03-01",
+                "0.0",
+                "0.0",
+                "1.063291",
+                "",
+                "120.000000",
+                "2880.000000"
+            ],
+            // quick = 150 / 60 = 2.5; NRR = (840 − 60) / 840.
+            vec![
+                "2026-04-01",
+                "0.0",
+                "0.071429",
+                "0.928571",
+                "2.5",
+                "116.250000",
+                "2790.000000"
+            ],
+            // The window Mar–May has no churn: LTV null, not infinite.
+            vec!["2026-05-01", "0.0", "0.0", "1.0", "", "116.250000", ""],
+        ]
+    );
+}
+
+#[test]
+fn segments_add_up_to_all_and_the_equation_holds_everywhere() {
+    let dir = book();
+    let wh = wh(dir.path());
+    assert_eq!(
+        scalar(
+            &wh,
+            "select count(*) from retention_monthly where mrr_end <> mrr_start + new_mrr + reactivation_mrr + expansion_mrr - contraction_mrr - churned_mrr"
+        ),
+        "0"
+    );
+    assert_eq!(
+        query(
+            &wh,
+            "select segment, cast(mrr_end as varchar), logos_end from retention_monthly where month = date '2026-05-01' order by segment"
+        ),
+        vec![
+            // all: 930 = enterprise (a4 150 + a5 240 + a9 110) + smb (a1 100 + a3 150 + a6 80 + a7 0 + a8 100).
+            vec!["all", "930.000000", "8"],
+            vec!["enterprise", "500.000000", "3"],
+            vec!["smb", "430.000000", "5"],
+        ]
+    );
+}
