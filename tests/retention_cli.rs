@@ -364,3 +364,72 @@ fn segments_add_up_to_all_and_the_equation_holds_everywhere() {
         ]
     );
 }
+
+#[test]
+fn the_forecast_projects_trailing_mean_rates() {
+    let dir = book();
+    let wh = wh(dir.path());
+    // Trailing 3 months (Mar, Apr, May): new = (0 + 150 + 0) / 3 = 50 a month (reactivation
+    // counts as new business); expansion rate = (50/790 + 0 + 0) / 3; contraction rate =
+    // (0 + 60/840 + 0) / 3; churn rate 0. June starts at May's 930:
+    // expansion 930 × 0.0210970 = 19.620253, contraction 930 × 0.0238095 = 22.142857,
+    // mrr_end = 930 + 50 + 19.620253 − 22.142857 = 977.477396.
+    assert_eq!(
+        query(
+            &wh,
+            "select cast(month as varchar) as month_text, cast(mrr_start as varchar), cast(new_mrr as varchar), \
+                    cast(expansion_mrr as varchar), cast(contraction_mrr as varchar), cast(churned_mrr as varchar), \
+                    cast(mrr_end as varchar), trailing_months from retention_forecast order by month limit 1"
+        ),
+        vec![vec![
+            "2026-06-01",
+            "930.000000",
+            "50.000000",
+            "19.620253",
+            "22.142857",
+            "0.000000",
+            "977.477396",
+            "3"
+        ]]
+    );
+    assert_eq!(scalar(&wh, "select count(*) from retention_forecast"), "36");
+    // With no churn in the window, churned MRR never exceeds new MRR: no growth ceiling.
+    assert_eq!(
+        scalar(
+            &wh,
+            "select count(*) from retention_forecast where churn_exceeds_new or growth_ceiling_month"
+        ),
+        "0"
+    );
+}
+
+#[test]
+fn the_growth_ceiling_is_the_first_month_churn_exceeds_new() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "pipeline.toml",
+        format!("{PIPELINE}\n[retention]\nforecast_trailing_months = 4\n"),
+    );
+    write(dir.path(), "data/handoffs.csv", HANDOFFS);
+    write(
+        dir.path(),
+        "data/fx.csv",
+        "date,currency,rate\n2025-11-30,EUR,1.1\n",
+    );
+    for args in [&["ingest"][..], &["build", "--as-of", "2026-06-30"]] {
+        let mut full = vec!["--pipeline", "pipeline.toml"];
+        full.extend(args);
+        assert_eq!(exit_code(&churnlake(dir.path(), &full)), 0);
+    }
+    // Feb–May: new = 150 / 4 = 37.5; churn rate = (200/990) / 4 = 0.0505051, so June's
+    // churned MRR is 930 × 0.0505051 = 46.969697 > 37.5: the ceiling is reached at once.
+    assert_eq!(
+        query(
+            &wh(dir.path()),
+            "select cast(month as varchar) as month_text, cast(new_mrr as varchar), cast(churned_mrr as varchar), churn_exceeds_new \
+                                from retention_forecast where growth_ceiling_month"
+        ),
+        vec![vec!["2026-06-01", "37.500000", "46.969697", "true"]]
+    );
+}

@@ -149,14 +149,29 @@ pub struct Retention {
     /// Gross margin used by LTV, between 0 and 1.
     #[serde(default = "default_gross_margin")]
     pub gross_margin: f64,
+    /// Complete months whose mean rates drive the forecast.
+    #[serde(default = "default_trailing_months")]
+    pub forecast_trailing_months: u32,
+    /// Months projected.
+    #[serde(default = "default_forecast_months")]
+    pub forecast_months: u32,
 }
 
 impl Default for Retention {
     fn default() -> Self {
         Retention {
             gross_margin: default_gross_margin(),
+            forecast_trailing_months: default_trailing_months(),
+            forecast_months: default_forecast_months(),
         }
     }
+}
+
+fn default_trailing_months() -> u32 {
+    3
+}
+fn default_forecast_months() -> u32 {
+    36
 }
 
 fn default_gross_margin() -> f64 {

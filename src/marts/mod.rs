@@ -29,9 +29,10 @@ use std::sync::Arc;
 const CUSTOMER_DAILY_SQL: &str = include_str!("../../sql/marts/customer_daily.sql");
 const MRR_MONTHLY_SQL: &str = include_str!("../../sql/marts/mrr_monthly.sql");
 const RETENTION_MONTHLY_SQL: &str = include_str!("../../sql/marts/retention_monthly.sql");
+const RETENTION_FORECAST_SQL: &str = include_str!("../../sql/marts/retention_forecast.sql");
 
 /// Tables rewritten whole by every build (SPEC §5), with their grain.
-pub const WHOLE_TABLES: [MartTable; 2] = [
+pub const WHOLE_TABLES: [MartTable; 3] = [
     MartTable {
         name: "mrr_monthly",
         grain: &["account_id", "month"],
@@ -39,6 +40,10 @@ pub const WHOLE_TABLES: [MartTable; 2] = [
     MartTable {
         name: "retention_monthly",
         grain: &["month", "segment"],
+    },
+    MartTable {
+        name: "retention_forecast",
+        grain: &["month"],
     },
 ];
 
@@ -464,6 +469,25 @@ async fn build_retention(
         engine::write_table(retention, "retention_monthly", &path, None).await?,
     ));
     engine::register_table(ctx, "retention_monthly_all", &path, None).await?;
+    let sql = RETENTION_FORECAST_SQL
+        .replace(
+            "${trailing_months}",
+            &pipeline.retention.forecast_trailing_months.to_string(),
+        )
+        .replace(
+            "${forecast_months}",
+            &pipeline.retention.forecast_months.to_string(),
+        );
+    let forecast = ctx
+        .sql(&sql)
+        .await
+        .context("model retention_forecast (sql/marts/retention_forecast.sql)")?;
+    let path = dir.join("retention_forecast");
+    written.push((
+        "retention_forecast".to_string(),
+        engine::write_table(forecast, "retention_forecast", &path, None).await?,
+    ));
+    engine::register_table(ctx, "retention_forecast_all", &path, None).await?;
 
     let broken = engine::query(
         ctx,
