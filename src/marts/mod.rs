@@ -30,9 +30,10 @@ const CUSTOMER_DAILY_SQL: &str = include_str!("../../sql/marts/customer_daily.sq
 const MRR_MONTHLY_SQL: &str = include_str!("../../sql/marts/mrr_monthly.sql");
 const RETENTION_MONTHLY_SQL: &str = include_str!("../../sql/marts/retention_monthly.sql");
 const RETENTION_FORECAST_SQL: &str = include_str!("../../sql/marts/retention_forecast.sql");
+const CHURN_COHORTS_SQL: &str = include_str!("../../sql/marts/churn_cohorts.sql");
 
 /// Tables rewritten whole by every build (SPEC §5), with their grain.
-pub const WHOLE_TABLES: [MartTable; 3] = [
+pub const WHOLE_TABLES: [MartTable; 4] = [
     MartTable {
         name: "mrr_monthly",
         grain: &["account_id", "month"],
@@ -44,6 +45,10 @@ pub const WHOLE_TABLES: [MartTable; 3] = [
     MartTable {
         name: "retention_forecast",
         grain: &["month"],
+    },
+    MartTable {
+        name: "churn_cohorts",
+        grain: &["cohort_month", "months_since_start"],
     },
 ];
 
@@ -488,6 +493,17 @@ async fn build_retention(
         engine::write_table(forecast, "retention_forecast", &path, None).await?,
     ));
     engine::register_table(ctx, "retention_forecast_all", &path, None).await?;
+    let sql = CHURN_COHORTS_SQL.replace("${as_of}", &as_of.to_string());
+    let cohorts = ctx
+        .sql(&sql)
+        .await
+        .context("model churn_cohorts (sql/marts/churn_cohorts.sql)")?;
+    let path = dir.join("churn_cohorts");
+    written.push((
+        "churn_cohorts".to_string(),
+        engine::write_table(cohorts, "churn_cohorts", &path, None).await?,
+    ));
+    engine::register_table(ctx, "churn_cohorts_all", &path, None).await?;
 
     let broken = engine::query(
         ctx,

@@ -204,5 +204,41 @@ async fn print_retention(ctx: &datafusion::prelude::SessionContext) -> Result<()
             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]
         );
     }
+    print_cohorts(ctx).await
+}
+
+/// Logo retention of the latest signup cohorts, months since start across.
+async fn print_cohorts(ctx: &datafusion::prelude::SessionContext) -> Result<()> {
+    const COHORTS: usize = 8;
+    const PERIODS: i64 = 12;
+    let rows = engine::query(
+        ctx,
+        &format!(
+            "select cast(cohort_month as varchar) as cohort, cohort_size, months_since_start, \
+             cast(round(logo_retention * 100) as bigint) as percent from churn_cohorts \
+             where cohort_month in (select distinct cohort_month from churn_cohorts \
+             order by cohort_month desc limit {COHORTS}) and months_since_start <= {PERIODS} \
+             order by cohort_month, months_since_start"
+        ),
+    )
+    .await?;
+    println!("\nlogo retention by signup cohort (%, months since start):");
+    let header: String = (0..=PERIODS).map(|k| format!("{k:>5}")).collect();
+    println!("  {:<10} {:>5} {header}", "cohort", "size");
+    let mut line = String::new();
+    let mut current = String::new();
+    for r in engine::string_rows(&rows) {
+        if r[0] != current {
+            if !line.is_empty() {
+                println!("{line}");
+            }
+            current = r[0].clone();
+            line = format!("  {:<10} {:>5} ", r[0], r[1]);
+        }
+        line.push_str(&format!("{:>5}", r[3]));
+    }
+    if !line.is_empty() {
+        println!("{line}");
+    }
     Ok(())
 }
