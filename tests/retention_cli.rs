@@ -489,3 +489,81 @@ fn churn_cohorts_by_hand() {
         ]
     );
 }
+
+/// The book with a health score that is simply MRR on a 0–300 scale, so that every score
+/// can be worked out by hand.
+fn book_scored_by(metric: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = PIPELINE
+        .replace(
+            "metric = \"active_days_30d\"",
+            &format!("metric = \"{metric}\""),
+        )
+        .replace("good = 10", "good = 300");
+    write(dir.path(), "pipeline.toml", pipeline);
+    write(dir.path(), "data/handoffs.csv", HANDOFFS);
+    write(
+        dir.path(),
+        "data/fx.csv",
+        "date,currency,rate\n2025-11-30,EUR,1.1\n",
+    );
+    for args in [&["ingest"][..], &["build", "--as-of", "2026-06-30"]] {
+        let mut full = vec!["--pipeline", "pipeline.toml"];
+        full.extend(args);
+        let out = churnlake(dir.path(), &full);
+        assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    }
+    dir
+}
+
+#[test]
+fn health_cohorts_measure_churn_by_band_auc_and_surprises() {
+    let dir = book_scored_by("mrr");
+    let rows = query(
+        &wh(dir.path()),
+        "select cast(observation_date as varchar) as observed, band, accounts, churned, \
+         cast(round(auc, 6) as varchar), cast(surprise_churn_rate as varchar) \
+         from health_cohorts where band = 'all' order by observation_date",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            // Dec 1: a3 (200 → score 66.67) churns by Mar 1 (+90 days); of the 5 others only
+            // a5 (300 → 100) scores higher: AUC = 1/5. Its churn at the Mar 1 boundary was
+            // yellow 30 days before (66.67): flagged, not a surprise.
+            vec!["2025-12-01", "all", "6", "1", "0.2", "0.0"],
+            // Jan 1: 7 active (a1 starts Jan 15); a3 is out on Apr 1: AUC 1/6.
+            vec!["2026-01-01", "all", "7", "1", "0.166667", "0.0"],
+            // Feb 1: a3 is back by May 2: no churner, AUC null; its Mar 1 churn is in range.
+            vec!["2026-02-01", "all", "8", "0", "", "0.0"],
+            // Mar 1 and Apr 1: nobody churns within 90 days, no churn events either.
+            vec!["2026-03-01", "all", "7", "0", "", ""],
+            vec!["2026-04-01", "all", "7", "0", "", ""],
+        ]
+    );
+    // By band on Dec 1: a5 100 green; a3 66.67 yellow; a4 33.3, a6 26.7, a7 0, a9 36.7 red.
+    assert_eq!(
+        query(
+            &wh(dir.path()),
+            "select band, accounts, churned from health_cohorts where observation_date = date '2025-12-01' and band <> 'all' order by band"
+        ),
+        vec![
+            vec!["green", "1", "0"],
+            vec!["red", "4", "0"],
+            vec!["yellow", "1", "1"]
+        ]
+    );
+}
+
+#[test]
+fn a_churn_from_green_is_a_surprise_and_ties_count_half() {
+    // Everyone scores 100 (green): the churner ties with everyone (AUC ½) and its churn is a surprise.
+    let dir = book_scored_by("300");
+    assert_eq!(
+        query(
+            &wh(dir.path()),
+            "select cast(auc as varchar), cast(surprise_churn_rate as varchar) from health_cohorts where band = 'all' and observation_date = date '2025-12-01'"
+        ),
+        vec![vec!["0.5", "1.0"]]
+    );
+}

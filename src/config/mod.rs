@@ -461,10 +461,15 @@ fn validate_analytics(table: &toml::Table, problems: &mut Problems) -> Analytics
         Some(value) => deserialize_all(value, &["retention"], problems).unwrap_or_default(),
         None => Retention::default(),
     };
-    if retention.forecast_trailing_months == 0 || retention.forecast_months == 0 {
+    if retention.forecast_trailing_months == 0
+        || retention.forecast_months == 0
+        || retention.health_horizon_days == 0
+        || retention.health_observation_months == 0
+    {
         problems.at(
             &["retention"],
-            "forecast_trailing_months and forecast_months must be at least 1",
+            "forecast_trailing_months, forecast_months, health_horizon_days and \
+             health_observation_months must be at least 1",
         );
     }
     if !(0.0..=1.0).contains(&retention.gross_margin) {

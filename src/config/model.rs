@@ -155,6 +155,15 @@ pub struct Retention {
     /// Months projected.
     #[serde(default = "default_forecast_months")]
     pub forecast_months: u32,
+    /// health_cohorts: days after an observation date within which a churn counts.
+    #[serde(default = "default_horizon_days")]
+    pub health_horizon_days: u32,
+    /// health_cohorts: observe every Nth month start (1 = every month).
+    #[serde(default = "default_every_months")]
+    pub health_observation_months: u32,
+    /// A churn at boundary E is a surprise when the band this many days before E was green.
+    #[serde(default = "default_lead_days")]
+    pub surprise_lead_days: u32,
 }
 
 impl Default for Retention {
@@ -163,6 +172,9 @@ impl Default for Retention {
             gross_margin: default_gross_margin(),
             forecast_trailing_months: default_trailing_months(),
             forecast_months: default_forecast_months(),
+            health_horizon_days: default_horizon_days(),
+            health_observation_months: default_every_months(),
+            surprise_lead_days: default_lead_days(),
         }
     }
 }
@@ -172,6 +184,15 @@ fn default_trailing_months() -> u32 {
 }
 fn default_forecast_months() -> u32 {
     36
+}
+fn default_horizon_days() -> u32 {
+    90
+}
+fn default_every_months() -> u32 {
+    1
+}
+fn default_lead_days() -> u32 {
+    30
 }
 
 fn default_gross_margin() -> f64 {

@@ -31,9 +31,10 @@ const MRR_MONTHLY_SQL: &str = include_str!("../../sql/marts/mrr_monthly.sql");
 const RETENTION_MONTHLY_SQL: &str = include_str!("../../sql/marts/retention_monthly.sql");
 const RETENTION_FORECAST_SQL: &str = include_str!("../../sql/marts/retention_forecast.sql");
 const CHURN_COHORTS_SQL: &str = include_str!("../../sql/marts/churn_cohorts.sql");
+const HEALTH_COHORTS_SQL: &str = include_str!("../../sql/marts/health_cohorts.sql");
 
 /// Tables rewritten whole by every build (SPEC §5), with their grain.
-pub const WHOLE_TABLES: [MartTable; 4] = [
+pub const WHOLE_TABLES: [MartTable; 5] = [
     MartTable {
         name: "mrr_monthly",
         grain: &["account_id", "month"],
@@ -49,6 +50,10 @@ pub const WHOLE_TABLES: [MartTable; 4] = [
     MartTable {
         name: "churn_cohorts",
         grain: &["cohort_month", "months_since_start"],
+    },
+    MartTable {
+        name: "health_cohorts",
+        grain: &["observation_date", "band"],
     },
 ];
 
@@ -339,6 +344,20 @@ pub async fn build(pipeline: &Pipeline, dates: &[NaiveDate], work: &Path) -> Res
         computed.insert(day - 7);
         computed.insert(day - 30);
     }
+    // health_cohorts scores accounts on every month start and on each boundary minus the
+    // surprise lead, so those dates are computed too (point in time, like any other).
+    let last = *requested.iter().next_back().expect("at least one date");
+    let first_line = engine::query_count(
+        &ctx,
+        &format!(
+            "select coalesce(min(cast(start_date as int)), {last}) from stg_handoffs where cast(start_date as int) <= {last}"
+        ),
+    )
+    .await? as i32;
+    for boundary in month_starts(days_to_date(first_line), days_to_date(last)) {
+        computed.insert(boundary);
+        computed.insert(boundary - pipeline.retention.surprise_lead_days as i32);
+    }
     ctx.register_table("as_of_dates", Arc::new(as_of_table(&computed)?))
         .context("as_of_dates")?;
 
@@ -416,7 +435,6 @@ pub async fn build(pipeline: &Pipeline, dates: &[NaiveDate], work: &Path) -> Res
         .await?;
         tables.push((table.name.to_string(), rows));
     }
-    let last = *requested.iter().next_back().expect("at least one date");
     let whole_tables = build_retention(&ctx, pipeline, days_to_date(last), &all).await?;
     Ok(BuildOutcome {
         tables,
@@ -504,6 +522,25 @@ async fn build_retention(
         engine::write_table(cohorts, "churn_cohorts", &path, None).await?,
     ));
     engine::register_table(ctx, "churn_cohorts_all", &path, None).await?;
+    let settings = &pipeline.retention;
+    let sql = HEALTH_COHORTS_SQL
+        .replace("${as_of}", &as_of.to_string())
+        .replace("${horizon_days}", &settings.health_horizon_days.to_string())
+        .replace("${lead_days}", &settings.surprise_lead_days.to_string())
+        .replace(
+            "${every_months}",
+            &settings.health_observation_months.to_string(),
+        );
+    let health_cohorts = ctx
+        .sql(&sql)
+        .await
+        .context("model health_cohorts (sql/marts/health_cohorts.sql)")?;
+    let path = dir.join("health_cohorts");
+    written.push((
+        "health_cohorts".to_string(),
+        engine::write_table(health_cohorts, "health_cohorts", &path, None).await?,
+    ));
+    engine::register_table(ctx, "health_cohorts_all", &path, None).await?;
 
     let broken = engine::query(
         ctx,
