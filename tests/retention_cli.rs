@@ -47,8 +47,8 @@ a5-old,a5,enterprise,2025-12-01,2026-04-15,300,,USD
 a5-new,a5,enterprise,2026-04-15,,240,,USD
 a6-old,a6,smb,2025-12-01,2026-03-01,80,,USD
 a6-new,a6,smb,2026-03-01,,80,,USD
-a7,a7,smb,2025-12-01,,0,,USD
-a8,a8,smb,2026-01-01,,,1200,USD
+a7,a7,free,2025-12-01,,0,,USD
+a8,a8,startup,2026-01-01,,,1200,USD
 a9,a9,enterprise,2025-12-01,,100,,EUR
 ";
 
@@ -357,10 +357,13 @@ fn segments_add_up_to_all_and_the_equation_holds_everywhere() {
             "select segment, cast(mrr_end as varchar), logos_end from retention_monthly where month = date '2026-05-01' order by segment"
         ),
         vec![
-            // all: 930 = enterprise (a4 150 + a5 240 + a9 110) + smb (a1 100 + a3 150 + a6 80 + a7 0 + a8 100).
+            // all: 930 = enterprise (a4 150 + a5 240 + a9 110) + free (a7 0) + smb (a1 100 +
+            // a3 150 + a6 80) + startup (a8 100).
             vec!["all", "930.000000", "8"],
             vec!["enterprise", "500.000000", "3"],
-            vec!["smb", "430.000000", "5"],
+            vec!["free", "0.000000", "1"],
+            vec!["smb", "330.000000", "3"],
+            vec!["startup", "100.000000", "1"],
         ]
     );
 }
@@ -565,5 +568,30 @@ fn a_churn_from_green_is_a_surprise_and_ties_count_half() {
             "select cast(auc as varchar), cast(surprise_churn_rate as varchar) from health_cohorts where band = 'all' and observation_date = date '2025-12-01'"
         ),
         vec![vec!["0.5", "1.0"]]
+    );
+}
+
+#[test]
+fn every_rate_with_a_zero_denominator_is_null() {
+    let dir = book();
+    let wh = wh(dir.path());
+    // `free` holds only a7's zero-MRR line: mrr_start 0 → the MRR rates are null, logo churn 0.
+    assert_eq!(
+        query(
+            &wh,
+            "select logos_start, cast(logo_churn_rate as varchar), cast(gross_mrr_churn_rate as varchar), \
+                    cast(grr as varchar), cast(nrr as varchar), cast(quick_ratio as varchar), cast(arpa as varchar), cast(ltv as varchar) \
+                    from retention_monthly where segment = 'free' and month = date '2025-12-01'"
+        ),
+        vec![vec!["1", "0.0", "", "", "", "", "0.000000", ""]]
+    );
+    // `startup` in December: a8 is new, nobody at the start → logo churn null as well.
+    assert_eq!(
+        query(
+            &wh,
+            "select logos_start, logos_end, cast(logo_churn_rate as varchar), cast(nrr as varchar), cast(quick_ratio as varchar), cast(arpa as varchar) \
+                    from retention_monthly where segment = 'startup' and month = date '2025-12-01'"
+        ),
+        vec![vec!["0", "1", "", "", "", "100.000000"]]
     );
 }

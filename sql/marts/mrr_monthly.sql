@@ -95,14 +95,20 @@ segments as (
             classified.account_id,
             classified.month,
             lines.segment,
+            -- SPEC §5: the most recent handoff with start_date before E. An account whose
+            -- only line starts on E itself takes that line's segment.
             row_number() over (
                 partition by classified.account_id, classified.month
-                order by lines.start_date desc, lines.closed_at desc nulls last, lines.deal_id desc
+                order by
+                    lines.start_day < cast(classified.month_end as int) desc,
+                    lines.start_date desc,
+                    lines.closed_at desc nulls last,
+                    lines.deal_id desc
             ) as handoff_rank
         from classified
         join lines
             on lines.account_id = classified.account_id
-            and lines.start_day < cast(classified.month_end as int)
+            and lines.start_day <= cast(classified.month_end as int)
     )
     where handoff_rank = 1
 ),
