@@ -27,32 +27,39 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const CUSTOMER_DAILY_SQL: &str = include_str!("../../sql/marts/customer_daily.sql");
-const MRR_MONTHLY_SQL: &str = include_str!("../../sql/marts/mrr_monthly.sql");
-const RETENTION_MONTHLY_SQL: &str = include_str!("../../sql/marts/retention_monthly.sql");
-const RETENTION_FORECAST_SQL: &str = include_str!("../../sql/marts/retention_forecast.sql");
-const CHURN_COHORTS_SQL: &str = include_str!("../../sql/marts/churn_cohorts.sql");
-const HEALTH_COHORTS_SQL: &str = include_str!("../../sql/marts/health_cohorts.sql");
 
-/// Tables rewritten whole by every build (SPEC §5), with their grain.
-pub const WHOLE_TABLES: [MartTable; 5] = [
-    MartTable {
+/// A table rewritten whole by every build (SPEC §5): its model file and grain.
+pub struct WholeTable {
+    pub name: &'static str,
+    pub sql: &'static str,
+    pub grain: &'static [&'static str],
+}
+
+/// In dependency order: each model may read the `<name>_all` tables before it.
+pub const WHOLE_TABLES: [WholeTable; 5] = [
+    WholeTable {
         name: "mrr_monthly",
+        sql: include_str!("../../sql/marts/mrr_monthly.sql"),
         grain: &["account_id", "month"],
     },
-    MartTable {
+    WholeTable {
         name: "retention_monthly",
+        sql: include_str!("../../sql/marts/retention_monthly.sql"),
         grain: &["month", "segment"],
     },
-    MartTable {
+    WholeTable {
         name: "retention_forecast",
+        sql: include_str!("../../sql/marts/retention_forecast.sql"),
         grain: &["month"],
     },
-    MartTable {
+    WholeTable {
         name: "churn_cohorts",
+        sql: include_str!("../../sql/marts/churn_cohorts.sql"),
         grain: &["cohort_month", "months_since_start"],
     },
-    MartTable {
+    WholeTable {
         name: "health_cohorts",
+        sql: include_str!("../../sql/marts/health_cohorts.sql"),
         grain: &["observation_date", "band"],
     },
 ];
@@ -412,22 +419,8 @@ pub async fn build(pipeline: &Pipeline, dates: &[NaiveDate], work: &Path) -> Res
 
     let mut tables = Vec::new();
     for table in &MART_TABLES {
-        let key = table.grain.join(", ");
         let filter = format!("where as_of_date in ({day_list})");
-        let repeated = engine::query_count(
-            &ctx,
-            &format!(
-                "select count(*) from (select {key} from {}_all {filter} group by {key} having count(*) > 1)",
-                table.name
-            ),
-        )
-        .await?;
-        if repeated > 0 {
-            return Err(Error::DataCheck(format!(
-                "{} is not unique on ({key}): {repeated} keys repeat",
-                table.name
-            )));
-        }
+        check_grain(&ctx, table.name, table.grain, &filter).await?;
         let rows = engine::query_count(
             &ctx,
             &format!("select count(*) from {}_all {filter}", table.name),
@@ -467,80 +460,31 @@ async fn build_retention(
         Arc::new(date_table("boundary", &boundaries)?),
     )
     .context("month_boundaries")?;
-    let mut written = Vec::new();
-    let mrr = ctx
-        .sql(MRR_MONTHLY_SQL)
-        .await
-        .context("model mrr_monthly (sql/marts/mrr_monthly.sql)")?;
-    let path = dir.join("mrr_monthly");
-    written.push((
-        "mrr_monthly".to_string(),
-        engine::write_table(mrr, "mrr_monthly", &path, None).await?,
-    ));
-    engine::register_table(ctx, "mrr_monthly_all", &path, None).await?;
-    let sql = RETENTION_MONTHLY_SQL.replace(
-        "${gross_margin}",
-        &format!("{:?}", pipeline.retention.gross_margin),
-    );
-    let retention = ctx
-        .sql(&sql)
-        .await
-        .context("model retention_monthly (sql/marts/retention_monthly.sql)")?;
-    let path = dir.join("retention_monthly");
-    written.push((
-        "retention_monthly".to_string(),
-        engine::write_table(retention, "retention_monthly", &path, None).await?,
-    ));
-    engine::register_table(ctx, "retention_monthly_all", &path, None).await?;
-    let sql = RETENTION_FORECAST_SQL
-        .replace(
-            "${trailing_months}",
-            &pipeline.retention.forecast_trailing_months.to_string(),
-        )
-        .replace(
-            "${forecast_months}",
-            &pipeline.retention.forecast_months.to_string(),
-        );
-    let forecast = ctx
-        .sql(&sql)
-        .await
-        .context("model retention_forecast (sql/marts/retention_forecast.sql)")?;
-    let path = dir.join("retention_forecast");
-    written.push((
-        "retention_forecast".to_string(),
-        engine::write_table(forecast, "retention_forecast", &path, None).await?,
-    ));
-    engine::register_table(ctx, "retention_forecast_all", &path, None).await?;
-    let sql = CHURN_COHORTS_SQL.replace("${as_of}", &as_of.to_string());
-    let cohorts = ctx
-        .sql(&sql)
-        .await
-        .context("model churn_cohorts (sql/marts/churn_cohorts.sql)")?;
-    let path = dir.join("churn_cohorts");
-    written.push((
-        "churn_cohorts".to_string(),
-        engine::write_table(cohorts, "churn_cohorts", &path, None).await?,
-    ));
-    engine::register_table(ctx, "churn_cohorts_all", &path, None).await?;
     let settings = &pipeline.retention;
-    let sql = HEALTH_COHORTS_SQL
-        .replace("${as_of}", &as_of.to_string())
-        .replace("${horizon_days}", &settings.health_horizon_days.to_string())
-        .replace("${lead_days}", &settings.surprise_lead_days.to_string())
-        .replace(
-            "${every_months}",
-            &settings.health_observation_months.to_string(),
-        );
-    let health_cohorts = ctx
-        .sql(&sql)
-        .await
-        .context("model health_cohorts (sql/marts/health_cohorts.sql)")?;
-    let path = dir.join("health_cohorts");
-    written.push((
-        "health_cohorts".to_string(),
-        engine::write_table(health_cohorts, "health_cohorts", &path, None).await?,
-    ));
-    engine::register_table(ctx, "health_cohorts_all", &path, None).await?;
+    let values = [
+        ("as_of", as_of.to_string()),
+        ("gross_margin", format!("{:?}", settings.gross_margin)),
+        (
+            "trailing_months",
+            settings.forecast_trailing_months.to_string(),
+        ),
+        ("forecast_months", settings.forecast_months.to_string()),
+        ("horizon_days", settings.health_horizon_days.to_string()),
+        ("lead_days", settings.surprise_lead_days.to_string()),
+        (
+            "every_months",
+            settings.health_observation_months.to_string(),
+        ),
+    ];
+    let vars: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut written = Vec::new();
+    for table in &WHOLE_TABLES {
+        let df = engine::run_model(ctx, table.name, table.sql, &vars).await?;
+        let path = dir.join(table.name);
+        let rows = engine::write_table(df, table.name, &path, None).await?;
+        engine::register_table(ctx, &format!("{}_all", table.name), &path, None).await?;
+        written.push((table.name.to_string(), rows));
+    }
 
     let broken = engine::query(
         ctx,
@@ -556,18 +500,7 @@ async fn build_retention(
         )));
     }
     for table in &WHOLE_TABLES {
-        let key = table.grain.join(", ");
-        let repeated = engine::query_count(
-            ctx,
-            &format!("select count(*) from (select {key} from {}_all group by {key} having count(*) > 1)", table.name),
-        )
-        .await?;
-        if repeated > 0 {
-            return Err(Error::DataCheck(format!(
-                "{} is not unique on ({key}): {repeated} keys repeat",
-                table.name
-            )));
-        }
+        check_grain(ctx, table.name, table.grain, "").await?;
     }
     Ok(written)
 }
@@ -584,6 +517,29 @@ fn month_starts(first: NaiveDate, last: NaiveDate) -> Vec<i32> {
             .expect("a representable month");
     }
     starts
+}
+
+/// Fails when `<table>_all` (restricted by `filter`) repeats a key of its grain.
+async fn check_grain(
+    ctx: &SessionContext,
+    table: &str,
+    grain: &[&str],
+    filter: &str,
+) -> Result<()> {
+    let key = grain.join(", ");
+    let repeated = engine::query_count(
+        ctx,
+        &format!(
+            "select count(*) from (select {key} from {table}_all {filter} group by {key} having count(*) > 1)"
+        ),
+    )
+    .await?;
+    if repeated > 0 {
+        return Err(Error::DataCheck(format!(
+            "{table} is not unique on ({key}): {repeated} keys repeat"
+        )));
+    }
+    Ok(())
 }
 
 async fn write_and_register(
