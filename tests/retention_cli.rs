@@ -53,8 +53,13 @@ a9,a9,enterprise,2025-12-01,,100,,EUR
 ";
 
 fn book() -> tempfile::TempDir {
+    built(PIPELINE)
+}
+
+/// The book ingested and built as of 2026-06-30 with `pipeline`, in a fresh directory.
+fn built(pipeline: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "pipeline.toml", PIPELINE);
+    write(dir.path(), "pipeline.toml", pipeline);
     write(dir.path(), "data/handoffs.csv", HANDOFFS);
     write(
         dir.path(),
@@ -408,23 +413,9 @@ fn the_forecast_projects_trailing_mean_rates() {
 
 #[test]
 fn the_growth_ceiling_is_the_first_month_churn_exceeds_new() {
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "pipeline.toml",
-        format!("{PIPELINE}\n[retention]\nforecast_trailing_months = 4\n"),
-    );
-    write(dir.path(), "data/handoffs.csv", HANDOFFS);
-    write(
-        dir.path(),
-        "data/fx.csv",
-        "date,currency,rate\n2025-11-30,EUR,1.1\n",
-    );
-    for args in [&["ingest"][..], &["build", "--as-of", "2026-06-30"]] {
-        let mut full = vec!["--pipeline", "pipeline.toml"];
-        full.extend(args);
-        assert_eq!(exit_code(&churnlake(dir.path(), &full)), 0);
-    }
+    let dir = built(&format!(
+        "{PIPELINE}\n[retention]\nforecast_trailing_months = 4\n"
+    ));
     // Feb–May: new = 150 / 4 = 37.5; churn rate = (200/990) / 4 = 0.0505051, so June's
     // churned MRR is 930 × 0.0505051 = 46.969697 > 37.5: the ceiling is reached at once.
     assert_eq!(
@@ -496,27 +487,14 @@ fn churn_cohorts_by_hand() {
 /// The book with a health score that is simply MRR on a 0–300 scale, so that every score
 /// can be worked out by hand.
 fn book_scored_by(metric: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let pipeline = PIPELINE
-        .replace(
-            "metric = \"active_days_30d\"",
-            &format!("metric = \"{metric}\""),
-        )
-        .replace("good = 10", "good = 300");
-    write(dir.path(), "pipeline.toml", pipeline);
-    write(dir.path(), "data/handoffs.csv", HANDOFFS);
-    write(
-        dir.path(),
-        "data/fx.csv",
-        "date,currency,rate\n2025-11-30,EUR,1.1\n",
-    );
-    for args in [&["ingest"][..], &["build", "--as-of", "2026-06-30"]] {
-        let mut full = vec!["--pipeline", "pipeline.toml"];
-        full.extend(args);
-        let out = churnlake(dir.path(), &full);
-        assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
-    }
-    dir
+    built(
+        &PIPELINE
+            .replace(
+                "metric = \"active_days_30d\"",
+                &format!("metric = \"{metric}\""),
+            )
+            .replace("good = 10", "good = 300"),
+    )
 }
 
 #[test]

@@ -9,50 +9,25 @@ with movements as (
     from mrr_monthly_all
 ),
 
-per_segment as (
-    select
-        month,
-        segment,
-        count(*) filter (where active_start) as logos_start,
-        count(*) filter (where active_end) as logos_end,
-        count(*) filter (where movement = 'new') as new_logos,
-        count(*) filter (where movement = 'reactivation') as reactivated_logos,
-        count(*) filter (where movement = 'churn') as churned_logos,
-        sum(mrr_start) as mrr_start,
-        sum(new) as new_mrr,
-        sum(reactivation) as reactivation_mrr,
-        sum(expansion) as expansion_mrr,
-        sum(contraction) as contraction_mrr,
-        sum(churn) as churned_mrr,
-        sum(mrr_end) as mrr_end
-    from movements
-    group by month, segment
-),
-
-all_accounts as (
-    select
-        month,
-        'all' as segment,
-        count(*) filter (where active_start) as logos_start,
-        count(*) filter (where active_end) as logos_end,
-        count(*) filter (where movement = 'new') as new_logos,
-        count(*) filter (where movement = 'reactivation') as reactivated_logos,
-        count(*) filter (where movement = 'churn') as churned_logos,
-        sum(mrr_start) as mrr_start,
-        sum(new) as new_mrr,
-        sum(reactivation) as reactivation_mrr,
-        sum(expansion) as expansion_mrr,
-        sum(contraction) as contraction_mrr,
-        sum(churn) as churned_mrr,
-        sum(mrr_end) as mrr_end
-    from movements
-    group by month
-),
-
+-- One pass for both: the (month, segment) groups and the (month) group, labelled `all`.
 totals as (
-    select * from per_segment
-    union all
-    select * from all_accounts
+    select
+        month,
+        case when grouping(segment) = 1 then 'all' else segment end as segment,
+        count(*) filter (where active_start) as logos_start,
+        count(*) filter (where active_end) as logos_end,
+        count(*) filter (where movement = 'new') as new_logos,
+        count(*) filter (where movement = 'reactivation') as reactivated_logos,
+        count(*) filter (where movement = 'churn') as churned_logos,
+        sum(mrr_start) as mrr_start,
+        sum(new) as new_mrr,
+        sum(reactivation) as reactivation_mrr,
+        sum(expansion) as expansion_mrr,
+        sum(contraction) as contraction_mrr,
+        sum(churn) as churned_mrr,
+        sum(mrr_end) as mrr_end
+    from movements
+    group by grouping sets ((month, segment), (month))
 ),
 
 rates as (
