@@ -6,7 +6,6 @@
 with boundaries as (
     select
         boundary,
-        cast(boundary as int) as boundary_day,
         cast(date_part('year', boundary) as bigint) * 12 + cast(date_part('month', boundary) as bigint) as month_index
     from month_boundaries
 ),
@@ -51,12 +50,7 @@ sizes as (
 ),
 
 snapshots as (
-    select lines.account_id, boundaries.boundary, sum(lines.mrr_reporting) as mrr
-    from boundaries
-    join lines
-        on lines.start_day <= boundaries.boundary_day
-        and (lines.end_day is null or boundaries.boundary_day < lines.end_day)
-    group by lines.account_id, boundaries.boundary
+    select * from boundary_snapshots
 ),
 
 periods as (

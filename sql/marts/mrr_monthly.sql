@@ -1,9 +1,10 @@
 -- mrr_monthly: one row per account per month in which the account is active at the month's
 -- start S or at its end E (SPEC §5). Only boundary snapshots count; amounts in reporting
 -- currency, exact decimals. `month_boundaries` holds every month start from the first line's
--- month up to the last boundary on or before the as-of date.
+-- month up to the last boundary on or before the as-of date; `boundary_snapshots` the MRR of
+-- every active account on each of them.
 with boundaries as (
-    select boundary, cast(boundary as int) as boundary_day
+    select boundary
     from month_boundaries
 ),
 
@@ -21,15 +22,7 @@ lines as (
 ),
 
 snapshots as (
-    select
-        lines.account_id,
-        boundaries.boundary,
-        sum(lines.mrr_reporting) as mrr
-    from boundaries
-    join lines
-        on lines.start_day <= boundaries.boundary_day
-        and (lines.end_day is null or boundaries.boundary_day < lines.end_day)
-    group by lines.account_id, boundaries.boundary
+    select * from boundary_snapshots
 ),
 
 first_active as (

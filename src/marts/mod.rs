@@ -28,6 +28,10 @@ use std::sync::Arc;
 
 const CUSTOMER_DAILY_SQL: &str = include_str!("../../sql/marts/customer_daily.sql");
 
+/// MRR of every account at every month start (`month_boundaries`), read by the retention
+/// models that work on boundary snapshots.
+const BOUNDARY_SNAPSHOTS_SQL: &str = include_str!("../../sql/marts/boundary_snapshots.sql");
+
 /// A table rewritten whole by every build (SPEC §5): its model file and grain.
 pub struct WholeTable {
     pub name: &'static str,
@@ -354,15 +358,9 @@ pub async fn build(pipeline: &Pipeline, dates: &[NaiveDate], work: &Path) -> Res
     // health_cohorts scores accounts on every month start and on each boundary minus the
     // surprise lead, so those dates are computed too (point in time, like any other).
     let last = *requested.iter().next_back().expect("at least one date");
-    let first_line = engine::query_count(
-        &ctx,
-        &format!(
-            "select coalesce(min(cast(start_date as int)), {last}) from stg_handoffs where cast(start_date as int) <= {last}"
-        ),
-    )
-    .await? as i32;
-    for boundary in month_starts(days_to_date(first_line), days_to_date(last)) {
-        computed.insert(boundary);
+    let boundaries = month_boundaries(&ctx, days_to_date(last)).await?;
+    for boundary in &boundaries {
+        computed.insert(*boundary);
         computed.insert(boundary - pipeline.retention.surprise_lead_days as i32);
     }
     ctx.register_table("as_of_dates", Arc::new(as_of_table(&computed)?))
@@ -428,7 +426,8 @@ pub async fn build(pipeline: &Pipeline, dates: &[NaiveDate], work: &Path) -> Res
         .await?;
         tables.push((table.name.to_string(), rows));
     }
-    let whole_tables = build_retention(&ctx, pipeline, days_to_date(last), &all).await?;
+    let whole_tables =
+        build_retention(&ctx, pipeline, days_to_date(last), &boundaries, &all).await?;
     Ok(BuildOutcome {
         tables,
         tables_dir: all,
@@ -444,22 +443,18 @@ async fn build_retention(
     ctx: &SessionContext,
     pipeline: &Pipeline,
     as_of: NaiveDate,
+    boundaries: &[i32],
     dir: &Path,
 ) -> Result<Vec<(String, u64)>> {
-    let first = engine::query_count(
-        ctx,
-        &format!(
-            "select coalesce(min(cast(start_date as int)), {}) from stg_handoffs where start_date <= date '{as_of}'",
-            date_to_days(as_of)
-        ),
-    )
-    .await?;
-    let boundaries = month_starts(days_to_date(first as i32), as_of);
     ctx.register_table(
         "month_boundaries",
-        Arc::new(date_table("boundary", &boundaries)?),
+        Arc::new(date_table("boundary", boundaries)?),
     )
     .context("month_boundaries")?;
+    let snapshots =
+        engine::run_model(ctx, "boundary_snapshots", BOUNDARY_SNAPSHOTS_SQL, &[]).await?;
+    ctx.register_table("boundary_snapshots", snapshots.into_view())
+        .context("boundary_snapshots")?;
     let settings = &pipeline.retention;
     let values = [
         ("as_of", as_of.to_string()),
@@ -503,6 +498,21 @@ async fn build_retention(
         check_grain(ctx, table.name, table.grain, "").await?;
     }
     Ok(written)
+}
+
+/// Month starts from the first contract line's month through the last one on or before
+/// `as_of`: the boundaries of the retention tables and the health cohorts' observations.
+async fn month_boundaries(ctx: &SessionContext, as_of: NaiveDate) -> Result<Vec<i32>> {
+    let last = date_to_days(as_of);
+    let first = engine::query_count(
+        ctx,
+        &format!(
+            "select coalesce(min(cast(start_date as int)), {last}) from stg_handoffs \
+             where cast(start_date as int) <= {last}"
+        ),
+    )
+    .await?;
+    Ok(month_starts(days_to_date(first as i32), as_of))
 }
 
 /// First days of the months from `first`'s month through the last one on or before `last`.
