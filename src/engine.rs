@@ -100,7 +100,7 @@ pub async fn run_model(
     }
     ctx.sql(&text)
         .await
-        .context(format!("model {name} (sql/{name}.sql)"))
+        .context(format!("model {name}"))
 }
 
 /// Writes a result as a directory of Parquet files, Hive-partitioned when asked: one
