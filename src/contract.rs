@@ -106,24 +106,6 @@ pub enum FieldType {
     Json,
 }
 
-impl FieldType {
-    pub fn describe(self) -> String {
-        match self {
-            FieldType::Text => "text".into(),
-            FieldType::Count => "non-negative integer".into(),
-            FieldType::Money => "non-negative decimal".into(),
-            FieldType::Rate => "positive decimal".into(),
-            FieldType::Date => "date YYYY-MM-DD".into(),
-            FieldType::Timestamp => "RFC 3339 timestamp".into(),
-            FieldType::Currency => "ISO 4217 currency code".into(),
-            FieldType::Enum(values) => format!("one of {}", values.join(", ")),
-            FieldType::Score { min, max } => format!("integer {min}–{max}"),
-            FieldType::Tags => "list of tags".into(),
-            FieldType::Json => "JSON".into(),
-        }
-    }
-}
-
 /// One contract field of a source kind.
 #[derive(Debug)]
 pub struct Field {

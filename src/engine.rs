@@ -98,9 +98,7 @@ pub async fn run_model(
     for (key, value) in vars {
         text = text.replace(&format!("${{{key}}}"), value);
     }
-    ctx.sql(&text)
-        .await
-        .context(format!("model {name}"))
+    ctx.sql(&text).await.context(format!("model {name}"))
 }
 
 /// Writes a result as a directory of Parquet files, Hive-partitioned when asked: one

@@ -4,7 +4,7 @@
 //! The log is written for failed runs too, so an operator can see why a run failed.
 
 use super::{add_run_partition, work_dir};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ingest::SourceReport;
 use crate::ingest::batch::{Column, ColumnType, TableWriter};
 use crate::ingest::convert::Value;
@@ -177,9 +177,4 @@ fn data_quality_row(report: &SourceReport) -> Vec<Value> {
         text(if report.failed { "failed" } else { "ok" }),
         Value::Text(checks.to_string()),
     ]
-}
-
-/// Ensures a directory exists, naming it on failure.
-pub fn ensure_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
 }
