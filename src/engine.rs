@@ -262,15 +262,26 @@ pub async fn register_table(
     dir: &Path,
     partition: Option<(&str, DataType)>,
 ) -> Result<()> {
+    register_location(ctx, name, &dir.display().to_string(), partition).await
+}
+
+/// Registers a table written by [`write_table`] at a local path or an object-store URL
+/// (whose store is registered with the session).
+pub async fn register_location(
+    ctx: &SessionContext,
+    name: &str,
+    location: &str,
+    partition: Option<(&str, DataType)>,
+) -> Result<()> {
     let partition_cols: Vec<(String, DataType)> = partition
         .into_iter()
         .map(|(column, ty)| (column.to_string(), ty))
         .collect();
     let options = ParquetReadOptions::default().table_partition_cols(partition_cols);
-    let path = format!("{}/", dir.display());
+    let path = format!("{}/", location.trim_end_matches('/'));
     ctx.register_parquet(name, &path, options)
         .await
-        .context(format!("registering {name} at {}", dir.display()))
+        .context(format!("registering {name} at {location}"))
 }
 
 /// Runs a query and collects its batches.
@@ -322,13 +333,22 @@ pub async fn query_count(ctx: &SessionContext, sql: &str) -> Result<u64> {
 }
 
 /// Registers every table of a warehouse that exists: staged tables, marts and the run log.
-pub async fn register_warehouse(ctx: &SessionContext, warehouse: &Path) -> Result<()> {
+pub async fn register_warehouse(ctx: &SessionContext, location: &Path) -> Result<()> {
+    let warehouse = crate::warehouse::Warehouse::open(location)?;
+    register_tables(ctx, &warehouse).await
+}
+
+/// [`register_warehouse`] for an opened warehouse.
+pub async fn register_tables(
+    ctx: &SessionContext,
+    warehouse: &crate::warehouse::Warehouse,
+) -> Result<()> {
     crate::ingest::register_staged(ctx, warehouse).await?;
     crate::marts::register_marts(ctx, warehouse).await?;
     for table in crate::publish::runlog::LOG_TABLES {
-        let dir = warehouse.join(table);
-        if dir.exists() {
-            register_table(ctx, table, &dir, Some(("run_id", DataType::Utf8))).await?;
+        if warehouse.exists(table).await? {
+            let partition = Some(("run_id", DataType::Utf8));
+            register_location(ctx, table, &warehouse.url_of(table), partition).await?;
         }
     }
     Ok(())

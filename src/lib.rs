@@ -16,5 +16,6 @@ pub mod ingest;
 pub mod marts;
 pub mod publish;
 pub mod report;
+pub mod warehouse;
 
 pub use error::{Error, ExitCode, Result};

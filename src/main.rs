@@ -7,7 +7,7 @@ async fn main() -> std::process::ExitCode {
     match cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            cli::output::error(&error);
             std::process::ExitCode::from(error.exit_code() as u8)
         }
     }

@@ -40,11 +40,12 @@ async fn main() {
     };
     let pipeline = config::load(&root.join("pipelines/default.toml"), &overrides)
         .expect("default pipeline loads");
-    let (_, outcome) = run_ingest(&pipeline).await;
+    let (_, outcome) = run_ingest(&pipeline, false).await.expect("fixtures ingest");
     outcome.result.expect("fixtures ingest");
     let build_date = chrono::NaiveDate::from_ymd_opt(2026, 8, 24).expect("a date");
-    let (_, built) = run_build(&pipeline, build_date).await;
-    built.expect("fixtures build");
+    run_build(&pipeline, &[build_date], "build")
+        .await
+        .expect("fixtures build");
 
     let mut files = Vec::new();
     slt_files(&root.join("sql"), &mut files);

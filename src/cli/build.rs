@@ -1,20 +1,25 @@
-//! `churnlake build`: the customer table, health scores and playbook actions for a date.
+//! `churnlake build`: the marts for a date.
 
 use super::GlobalArgs;
+use super::operation::{Operation, RunLog};
+use super::output::{self, Step};
 use crate::config::Pipeline;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ingest::convert::date_to_days;
-use crate::marts::{self, BuildOutcome};
-use crate::publish::{self, runlog::Run};
+use crate::marts::{self, BuildOutcome, MART_TABLES};
+use crate::publish::Publication;
 use crate::report;
+use crate::warehouse::Warehouse;
 use chrono::NaiveDate;
 use clap::Args;
+use std::path::Path;
 
-/// Build customer_daily, health_scores and playbook_actions as of a date.
+/// Build customer_daily, health_scores, playbook_actions and the retention tables as of a
+/// date.
 ///
 /// Reads the staged tables (run `churnlake ingest` first). Every row for the date depends
 /// only on inputs visible at the end of that day in the pipeline timezone. Re-running a date
-/// replaces its partitions.
+/// replaces its partitions. Exit code 99 when the date has no input yet.
 ///
 /// Examples:
 ///   churnlake build --as-of 2026-10-31
@@ -30,85 +35,123 @@ pub struct BuildArgs {
 pub async fn execute(global: &GlobalArgs, args: BuildArgs) -> Result<()> {
     let pipeline = global.load_pipeline()?;
     marts::check_expressions(&pipeline).await?;
-    let (run, result) = run_build(&pipeline, args.as_of).await;
-    let outcome = result?;
-    report::print_build(&pipeline, &run, &outcome).await
-}
-
-/// Builds, publishes the date's partitions on success, and records the run.
-pub async fn run_build(pipeline: &Pipeline, as_of: NaiveDate) -> (Run, Result<BuildOutcome>) {
-    let mut run = Run::start("build", &pipeline.name, &pipeline.warehouse);
-    run.as_of = Some((date_to_days(as_of), date_to_days(as_of)));
-    let mut result = marts::build(pipeline, &[as_of], &run.work_dir()).await;
-    if let Ok(outcome) = &result {
-        let published = publish_partitions(pipeline, &run, outcome);
-        if let Err(e) = published {
-            result = Err(e);
-        }
-    }
-    let tables: Vec<(String, u64)> = match &result {
-        Ok(outcome) => outcome
-            .tables
-            .iter()
-            .chain(&outcome.whole_tables)
-            .cloned()
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    let status = result.as_ref().map(|_| ()).map_err(clone_error);
-    let logged = run.record(&[], &tables, None, &status);
-    let cleaned = publish::clean_work(&pipeline.warehouse, &run.id);
-    if result.is_ok()
-        && let Err(e) = logged.and(cleaned)
-    {
-        result = Err(e);
-    }
-    (run, result)
-}
-
-fn publish_partitions(pipeline: &Pipeline, run: &Run, outcome: &BuildOutcome) -> Result<()> {
-    for (table, _) in &outcome.tables {
-        for date in &outcome.dates {
-            let partition = format!("as_of_date={date}");
-            let staged = outcome.tables_dir.join(table).join(&partition);
-            if !staged.exists() {
-                std::fs::create_dir_all(&staged).map_err(|e| Error::io(&staged, e))?;
-            }
-            publish::replace_table(
-                &pipeline.warehouse,
-                &format!("{table}/{partition}"),
-                &staged,
-                &run.id,
-            )?;
-        }
-    }
-    for (table, _) in &outcome.whole_tables {
-        let staged = outcome.tables_dir.join(table);
-        publish::replace_table(&pipeline.warehouse, table, &staged, &run.id)?;
-    }
-    for (table, schema) in &outcome.schemas {
-        publish::ensure_readable(&pipeline.warehouse.join(table), schema, Some("as_of_date"))?;
+    let (run_id, outcome) = run_build(&pipeline, &[args.as_of], "build").await?;
+    if output::is_text() {
+        report::print_build(&pipeline, &run_id, &outcome).await?;
     }
     Ok(())
 }
 
-/// The run log keeps a failed run's message; errors are not `Clone`, so keep their text and code.
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::Config { file, problems } => Error::Config {
-            file: file.clone(),
-            problems: problems.clone(),
-        },
-        Error::Usage(m) => Error::Usage(m.clone()),
-        Error::DataCheck(m) => Error::DataCheck(m.clone()),
-        Error::NoInput(m) => Error::NoInput(m.clone()),
-        Error::Io { path, message } => Error::Io {
-            path: path.clone(),
-            message: message.clone(),
-        },
-        Error::Engine { context, source } => Error::Io {
-            path: context.into(),
-            message: source.to_string(),
-        },
+/// Builds `dates` in one pass, publishes their partitions and the whole tables, and records
+/// the run. Returns the run id and what was built.
+pub async fn run_build(
+    pipeline: &Pipeline,
+    dates: &[NaiveDate],
+    command: &str,
+) -> Result<(String, BuildOutcome)> {
+    let mut op = Operation::begin(pipeline, command).await?;
+    let run_id = op.run.id.clone();
+    let built = build_step(pipeline, &mut op, dates).await;
+    let (outcome, publication, result) = match built {
+        Ok((outcome, publication)) => (Some(outcome), publication, Ok(())),
+        Err(e) => (None, Publication::new(&run_id), Err(e)),
+    };
+    let tables = outcome.as_ref().map(all_tables).unwrap_or_default();
+    let log = RunLog {
+        tables: &tables,
+        ..Default::default()
+    };
+    op.finish(publication, log, result).await?;
+    Ok((run_id, outcome.expect("a successful build has an outcome")))
+}
+
+/// Every table a build wrote, with rows.
+pub fn all_tables(outcome: &BuildOutcome) -> Vec<(String, u64)> {
+    outcome
+        .tables
+        .iter()
+        .chain(&outcome.whole_tables)
+        .cloned()
+        .collect()
+}
+
+/// Computes the marts for `dates` into the operation's scratch directory; returns what to
+/// publish: each built date's partition of the dated tables, and the whole tables.
+pub async fn build_step(
+    pipeline: &Pipeline,
+    op: &mut Operation,
+    dates: &[NaiveDate],
+) -> Result<(BuildOutcome, Publication)> {
+    let first = dates.iter().min().copied().map(date_to_days);
+    let last = dates.iter().max().copied().map(date_to_days);
+    op.run.as_of = first.zip(last);
+    let started = std::time::Instant::now();
+    let spinner = output::spinner(&format!("building {}", marts::describe_dates(dates)));
+    let outcome = marts::build(pipeline, &op.warehouse, dates, op.scratch()).await;
+    spinner.finish_and_clear();
+    let outcome = outcome?;
+    let seconds = started.elapsed().as_secs_f64();
+    op.results.as_of = outcome.dates.iter().map(|d| d.to_string()).collect();
+    op.results.skipped_dates = outcome.skipped.iter().map(|d| d.to_string()).collect();
+    for (table, rows) in all_tables(&outcome) {
+        op.step(Step::table(&table, rows, seconds));
     }
+    output::event(
+        "build_finished",
+        serde_json::json!({
+            "dates": outcome.dates.len(),
+            "skipped": outcome.skipped.len(),
+            "seconds": seconds,
+        }),
+    );
+    let mut publication = Publication::new(&op.run.id);
+    plan_publication(&op.warehouse, op.scratch(), &outcome, &mut publication).await?;
+    Ok((outcome, publication))
+}
+
+async fn plan_publication(
+    warehouse: &Warehouse,
+    scratch: &Path,
+    outcome: &BuildOutcome,
+    publication: &mut Publication,
+) -> Result<()> {
+    let staged_root = outcome
+        .tables_dir
+        .strip_prefix(scratch)
+        .expect("tables are written in the scratch directory")
+        .to_string_lossy()
+        .to_string();
+    for table in &MART_TABLES {
+        let mut any = false;
+        for date in &outcome.dates {
+            let partition = format!("{}/as_of_date={date}", table.name);
+            let staged = format!("{staged_root}/{partition}");
+            any |= scratch.join(&staged).exists();
+            publication
+                .replace_tree(warehouse, scratch, &staged, &partition)
+                .await?;
+        }
+        // A table with no rows at all still needs a file for readers to learn its schema.
+        if !any && !warehouse.exists(table.name).await? {
+            let schema = &outcome
+                .schemas
+                .iter()
+                .find(|(name, _)| name == table.name)
+                .expect("a schema per mart")
+                .1;
+            let dir = scratch.join("empty").join(table.name);
+            std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
+            crate::engine::write_empty_file(schema, &dir, Some("as_of_date"))?;
+            publication.add_file(
+                &format!("empty/{}/empty.parquet", table.name),
+                &format!("{}/empty.parquet", table.name),
+            );
+        }
+    }
+    for (table, _) in &outcome.whole_tables {
+        publication
+            .replace_tree(warehouse, scratch, &format!("{staged_root}/{table}"), table)
+            .await?;
+    }
+    Ok(())
 }

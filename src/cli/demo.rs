@@ -50,10 +50,10 @@ pub async fn execute(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
     };
     let pipeline = config::load(&pipeline_file, &overrides)?;
     crate::marts::check_expressions(&pipeline).await?;
-    let (run, outcome) = super::ingest::run_ingest(&pipeline).await;
-    report::print_ingest(&run, &outcome, &pipeline);
+    let (run_id, outcome) = super::ingest::run_ingest(&pipeline, true).await?;
+    report::print_ingest(&run_id, &outcome, &pipeline);
     outcome.result?;
     let as_of = args.size.end_date;
-    let (run, built) = super::build::run_build(&pipeline, as_of).await;
-    report::print_build(&pipeline, &run, &built?).await
+    let (run_id, built) = super::build::run_build(&pipeline, &[as_of], "build").await?;
+    report::print_build(&pipeline, &run_id, &built).await
 }

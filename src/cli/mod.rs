@@ -5,7 +5,11 @@ pub mod build;
 mod demo;
 mod generate;
 pub mod ingest;
+pub mod operation;
+pub mod output;
 mod query;
+pub mod run;
+mod unlock;
 mod validate;
 
 use crate::config::{self, Overrides, Pipeline};
@@ -49,6 +53,14 @@ pub struct GlobalArgs {
     /// Memory SQL work may use before spilling to disk, e.g. 3GiB (overrides `memory_limit`).
     #[arg(long, global = true)]
     pub memory_limit: Option<String>,
+    /// `text` for people; `json` for schedulers: JSON lines on stderr, the run results on
+    /// stdout.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: output::LogFormat,
+    /// Also write the run-results JSON to this file (it is always published in the
+    /// warehouse as `_run_results/<run_id>.json`).
+    #[arg(long, global = true)]
+    pub run_results: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -71,16 +83,23 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     Ingest(ingest::IngestArgs),
     Build(build::BuildArgs),
+    Run(run::RunArgs),
+    Backfill(run::BackfillArgs),
+    Unlock(unlock::UnlockArgs),
     Query(query::QueryArgs),
     Generate(generate::GenerateArgs),
     Demo(demo::DemoArgs),
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
+    output::init(cli.global.log_format, cli.global.run_results.clone());
     match cli.command {
         Command::Validate(args) => validate::execute(&cli.global, args).await,
         Command::Ingest(args) => ingest::execute(&cli.global, args).await,
         Command::Build(args) => build::execute(&cli.global, args).await,
+        Command::Run(args) => run::execute_run(&cli.global, args).await,
+        Command::Backfill(args) => run::execute_backfill(&cli.global, args).await,
+        Command::Unlock(args) => unlock::execute(&cli.global, args).await,
         Command::Query(args) => query::execute(&cli.global, args).await,
         Command::Generate(args) => generate::execute(args),
         Command::Demo(args) => demo::execute(&cli.global, args).await,

@@ -146,7 +146,9 @@ pub struct Source {
     pub kind: SourceKind,
     /// The glob as given, for messages.
     pub path: String,
-    /// Matching files in path order.
+    /// The format the pipeline file gives, if any (else detected per file).
+    pub format: Option<Format>,
+    /// Matching files in path order (empty for an object-store URL: listed at ingest).
     pub files: Vec<SourceFile>,
     pub max_bad_rows: u64,
     pub max_bad_ratio: f64,
@@ -157,6 +159,15 @@ pub struct Source {
 }
 
 impl Source {
+    /// Everything in the source's definition that shapes its rows, as text (for the
+    /// incremental-ingest fingerprint).
+    pub fn definition(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}",
+            self.columns, self.note_aliases, self.format
+        )
+    }
+
     /// The column (or dotted path) a contract field is read from in a file of this format.
     pub fn column_for(&self, field: &str, format: Format) -> Option<&str> {
         match self.columns.get(field) {
@@ -759,7 +770,17 @@ fn validate_source(
         Some(Some(f)) => Some(f),
         None => None,
     };
-    let files = match resolve_files(&section.path, data_root, format) {
+    let location = match data_root.to_str() {
+        Some(root)
+            if crate::warehouse::is_url(root)
+                && !crate::warehouse::is_url(&section.path)
+                && !Path::new(&section.path).is_absolute() =>
+        {
+            format!("{}/{}", root.trim_end_matches('/'), section.path)
+        }
+        _ => section.path.clone(),
+    };
+    let files = match resolve_files(&location, data_root, format) {
         Ok(files) => files,
         Err(message) => {
             problems.at(&["sources", name, "path"], message);
@@ -769,7 +790,8 @@ fn validate_source(
     let source = Source {
         name: name.to_string(),
         kind,
-        path: section.path,
+        path: location,
+        format,
         files,
         max_bad_rows: section.max_bad_rows,
         max_bad_ratio: section.max_bad_ratio,
@@ -789,13 +811,11 @@ fn resolve_files(
     data_root: &Path,
     format: Option<Format>,
 ) -> std::result::Result<Vec<SourceFile>, String> {
-    if let Some((scheme, _)) = pattern.split_once("://")
-        && scheme != "file"
-    {
-        return Err(format!(
-            "`{pattern}`: {scheme}:// sources are not supported by this version; \
-             copy the files locally or use a local path"
-        ));
+    if crate::warehouse::is_url(pattern) {
+        // Objects are listed when ingest runs (see `ingest::remote`).
+        return url::Url::parse(pattern)
+            .map(|_| Vec::new())
+            .map_err(|e| format!("`{pattern}` is not a valid URL: {e}"));
     }
     let local = pattern.strip_prefix("file://").unwrap_or(pattern);
     let full = if Path::new(local).is_absolute() {

@@ -10,21 +10,30 @@ pub mod batch;
 pub mod convert;
 pub mod notes;
 pub mod reader;
+pub mod remote;
 pub mod shape;
 pub mod staging;
+pub mod state;
 
 use crate::config::{Pipeline, Source};
 use crate::contract::SourceKind;
 use crate::engine;
+use crate::error::EngineContext;
 use crate::error::{Error, Result};
+use crate::warehouse::Warehouse;
 use batch::{Column, ColumnType, TableWriter};
 use convert::Value;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::prelude::SessionContext;
+use datafusion::arrow::array::{Int32Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use reader::{Item, Projection, SourceFile, read_records};
 use shape::{Rejection, Shaper, raw_tables};
 use staging::STAGING_MODELS;
+use state::{FileState, Manifest, Plan, SourceState};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A check the run made, as recorded in `data_quality.checks`.
 #[derive(Debug, Clone)]
@@ -40,6 +49,8 @@ pub struct SourceReport {
     pub source: String,
     pub kind: String,
     pub files: u64,
+    /// Files read by this run; the others were unchanged since the manifest.
+    pub files_read: u64,
     pub empty_files: u64,
     /// Bytes of the files as stored.
     pub bytes: u64,
@@ -71,7 +82,7 @@ impl SourceReport {
     fn note_rejection(&mut self, file: &SourceFile, line: u64, reason: &str) {
         if self.first_rejections.len() < Self::REJECTIONS_SHOWN {
             self.first_rejections
-                .push(format!("{}:{line}: {reason}", file.path.display()));
+                .push(format!("{}:{line}: {reason}", file.location()));
         }
     }
 
@@ -94,7 +105,50 @@ pub struct IngestOutcome {
     pub tables_dir: PathBuf,
     pub quarantine_file: PathBuf,
     pub quarantined: u64,
+    /// The manifest after this run, and the raw files it wrote (relative to the scratch
+    /// directory) and keeps (file ids).
+    pub manifest: Manifest,
+    pub new_raw_files: Vec<String>,
+    pub kept_ids: BTreeSet<String>,
+    /// No file was new, changed or removed: the staged tables stand as they are.
+    pub unchanged: bool,
     pub result: Result<()>,
+}
+
+impl IngestOutcome {
+    /// What publishing this ingest changes in the warehouse: the staged tables, the raw
+    /// files of the files read, the manifest; and the raw files no longer current go.
+    pub async fn publication(
+        &self,
+        warehouse: &Warehouse,
+        scratch: &Path,
+        publication: &mut crate::publish::Publication,
+    ) -> Result<()> {
+        if self.unchanged {
+            return Ok(());
+        }
+        for (name, _) in &self.tables {
+            publication
+                .replace_tree(warehouse, scratch, &format!("tables/{name}"), name)
+                .await?;
+        }
+        for file in &self.new_raw_files {
+            // `state/raw/...` in the scratch directory is `_state/raw/...` in the warehouse.
+            publication.add_file(file, &format!("_{file}"));
+        }
+        for entry in warehouse.list(state::RAW_DIR).await? {
+            let name = entry.key.rsplit('/').next().unwrap_or_default();
+            let id = name.strip_suffix(".parquet").unwrap_or(name);
+            if !self.kept_ids.contains(id) {
+                publication.delete(&format!("{}/{}", state::RAW_DIR, entry.key));
+            }
+        }
+        let manifest = serde_json::to_vec_pretty(&self.manifest).expect("a manifest serializes");
+        let file = scratch.join("state").join("manifest.json");
+        std::fs::write(&file, manifest).map_err(|e| Error::io(&file, e))?;
+        publication.add_file("state/manifest.json", state::MANIFEST);
+        Ok(())
+    }
 }
 
 /// Columns of the `quarantine` table's files (`run_id` is the partition directory).
@@ -113,8 +167,15 @@ pub fn quarantine_columns() -> Vec<Column> {
     .collect()
 }
 
-/// Runs ingest for every source of the pipeline into `work`.
-pub async fn ingest(pipeline: &Pipeline, work: &Path) -> IngestOutcome {
+/// Runs ingest for every source of the pipeline into `work`: files new or changed since the
+/// warehouse's manifest are read (all of them with `full_refresh`), then the staging models
+/// run over the raw rows of every current file.
+pub async fn ingest(
+    pipeline: &Pipeline,
+    warehouse: &Warehouse,
+    work: &Path,
+    full_refresh: bool,
+) -> IngestOutcome {
     let quarantine_file = work.join("quarantine.parquet");
     let mut outcome = IngestOutcome {
         sources: Vec::new(),
@@ -122,7 +183,28 @@ pub async fn ingest(pipeline: &Pipeline, work: &Path) -> IngestOutcome {
         tables_dir: work.join("tables"),
         quarantine_file: quarantine_file.clone(),
         quarantined: 0,
+        manifest: Manifest::default(),
+        new_raw_files: Vec::new(),
+        kept_ids: BTreeSet::new(),
+        unchanged: false,
         result: Ok(()),
+    };
+    let previous = if full_refresh {
+        Ok((Manifest::default(), BTreeSet::new()))
+    } else {
+        match Manifest::load(warehouse).await {
+            Ok(manifest) => state::cached_ids(warehouse)
+                .await
+                .map(|ids| (manifest, ids)),
+            Err(e) => Err(e),
+        }
+    };
+    let (previous, cached) = match previous {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            outcome.result = Err(e);
+            return outcome;
+        }
     };
     let mut quarantine =
         match TableWriter::create(&quarantine_file, quarantine_columns(), pipeline.batch_rows) {
@@ -132,8 +214,10 @@ pub async fn ingest(pipeline: &Pipeline, work: &Path) -> IngestOutcome {
                 return outcome;
             }
         };
-    let raw_dir = work.join("raw");
+    let raw_dir = work.join("state").join("raw");
     let mut first_error = None;
+    let mut files_ordered = Vec::new();
+    let mut changed = false;
     for source in &pipeline.sources {
         let mut report = SourceReport {
             source: source.name.clone(),
@@ -141,15 +225,55 @@ pub async fn ingest(pipeline: &Pipeline, work: &Path) -> IngestOutcome {
             ..Default::default()
         };
         let started = std::time::Instant::now();
-        let read = read_source(source, pipeline, &raw_dir, &mut quarantine, &mut report);
+        let fingerprint = state::fingerprint(source, pipeline);
+        let prior = previous.sources.get(&source.name);
+        let mut source_state = SourceState {
+            fingerprint: fingerprint.clone(),
+            files: Vec::new(),
+        };
+        let read = async {
+            let files = remote::resolve(source, work).await?;
+            let mut plans = Vec::new();
+            for file in files {
+                let plan = state::plan(prior, &fingerprint, &file, &cached)?;
+                if let state::Plan::Read { .. } = plan {
+                    remote::fetch(&file).await?;
+                }
+                plans.push((file, plan));
+            }
+            read_source(
+                source,
+                pipeline,
+                &plans,
+                &raw_dir,
+                &mut quarantine,
+                &mut report,
+            )
+        }
+        .await;
         report.read_seconds = started.elapsed().as_secs_f64();
-        if let Err(e) = read {
-            report.check("readable", false, e.to_string());
-            first_error.get_or_insert(e);
+        match read {
+            Ok(states) => {
+                changed |= report.files_read > 0
+                    || prior.is_none_or(|p| {
+                        p.fingerprint != fingerprint || p.files.len() != states.len()
+                    });
+                files_ordered.extend(states.iter().map(|f| f.id.clone()));
+                source_state.files = states;
+            }
+            Err(e) => {
+                report.check("readable", false, e.to_string());
+                first_error.get_or_insert(e);
+            }
         }
         check_bad_rows(source, &mut report);
         outcome.sources.push(report);
+        outcome
+            .manifest
+            .sources
+            .insert(source.name.clone(), source_state);
     }
+    changed |= previous.sources.len() != outcome.manifest.sources.len();
     match quarantine.writer.finish() {
         Ok(rows) => outcome.quarantined = rows,
         Err(e) => {
@@ -174,7 +298,25 @@ pub async fn ingest(pipeline: &Pipeline, work: &Path) -> IngestOutcome {
         outcome.result = Err(e);
         return outcome;
     }
-    outcome.result = stage(pipeline, &raw_dir, &mut outcome).await;
+    let written = crate::publish::files_under(&raw_dir).unwrap_or_default();
+    outcome.new_raw_files = written.iter().map(|f| format!("state/raw/{f}")).collect();
+    for source_state in outcome.manifest.sources.values() {
+        for file in &source_state.files {
+            outcome.kept_ids.insert(file.id.clone());
+        }
+    }
+    let staged_exist = match warehouse.exists("stg_handoffs").await {
+        Ok(exists) => exists,
+        Err(e) => {
+            outcome.result = Err(e);
+            return outcome;
+        }
+    };
+    if !changed && !full_refresh && staged_exist {
+        outcome.unchanged = true;
+        return outcome;
+    }
+    outcome.result = stage(pipeline, warehouse, &raw_dir, &files_ordered, &mut outcome).await;
     outcome
 }
 
@@ -195,7 +337,7 @@ impl Quarantine {
         let text = |s: &str| Value::Text(s.to_string());
         self.writer.push(&[
             text(&source.name),
-            text(&file.path.display().to_string()),
+            text(&file.location()),
             Value::Long(line as i64),
             rejection.field.map(Value::Text).unwrap_or(Value::Null),
             Value::Text(raw),
@@ -204,27 +346,51 @@ impl Quarantine {
     }
 }
 
-/// Streams every file of a source into its raw tables and the quarantine.
+/// Streams every file to read into its own raw files (`<raw_dir>/<table>/<file id>.parquet`)
+/// and the quarantine, and counts kept files from the manifest. Returns the manifest
+/// entries of all the source's files, in path order.
 fn read_source(
     source: &Source,
     pipeline: &Pipeline,
+    plans: &[(SourceFile, Plan)],
     raw_dir: &Path,
     quarantine: &mut Quarantine,
     report: &mut SourceReport,
-) -> Result<()> {
+) -> Result<Vec<FileState>> {
     let shaper = Shaper::new(source, pipeline);
-    let mut writers = shaper
-        .tables()
-        .iter()
-        .map(|t| {
-            let path = raw_dir.join(format!("raw_{}.parquet", t.name));
-            TableWriter::create(&path, t.all_columns(), pipeline.batch_rows)
-        })
-        .collect::<Result<Vec<_>>>()?;
     let fields = source.kind.fields();
     let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
     let required: Vec<bool> = fields.iter().map(|f| f.required).collect();
-    for (ordinal, file) in source.files.iter().enumerate() {
+    let mut states = Vec::new();
+    for (file, plan) in plans {
+        report.files += 1;
+        let stat = match plan {
+            Plan::Keep(kept) => {
+                report.bytes += kept.size;
+                report.bytes_decoded += kept.bytes_decoded;
+                report.rows_read += kept.rows_read;
+                report.rows_valid += kept.rows_valid;
+                if kept.rows_read == 0 {
+                    report.empty_files += 1;
+                }
+                states.push(kept.clone());
+                continue;
+            }
+            Plan::Read { stat } => stat,
+        };
+        let checksum = match &stat.e_tag {
+            Some(tag) => tag.trim_matches('"').to_string(),
+            None => state::checksum(file)?,
+        };
+        let id = state::file_id(&file.location(), &checksum);
+        let mut writers = shaper
+            .tables()
+            .iter()
+            .map(|t| {
+                let path = raw_dir.join(t.name).join(format!("{id}.parquet"));
+                TableWriter::create(&path, t.all_columns(), pipeline.batch_rows)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let columns: Vec<Option<String>> = fields
             .iter()
             .map(|f| source.column_for(f.name, file.format).map(str::to_string))
@@ -234,6 +400,7 @@ fn read_source(
             columns: &columns,
             required: &required,
         };
+        let mut valid = 0u64;
         let mut on_item = |item: Item| -> Result<()> {
             match item {
                 Item::Unreadable {
@@ -250,9 +417,9 @@ fn read_source(
                         .and_then(|typed| shaper.shape(typed));
                     match shaped {
                         Ok((table, mut row)) => {
-                            row.push(Value::Int(ordinal as i32));
+                            row.push(Value::Text(id.clone()));
                             row.push(Value::Long(line as i64));
-                            report.rows_valid += 1;
+                            valid += 1;
                             writers[table].push(&row)
                         }
                         Err(rejection) => {
@@ -264,19 +431,31 @@ fn read_source(
             }
         };
         let read = read_records(file, &projection, pipeline.batch_rows, &mut on_item)?;
-        report.files += 1;
-        report.bytes += file.size();
+        for writer in writers {
+            writer.finish()?;
+        }
+        report.files_read += 1;
+        report.bytes += stat.size;
         report.bytes_decoded += read.bytes;
         report.rows_read += read.rows;
+        report.rows_valid += valid;
         if read.rows == 0 {
             report.empty_files += 1;
         }
+        states.push(FileState {
+            path: file.location(),
+            size: stat.size,
+            modified: stat.modified,
+            e_tag: stat.e_tag.clone(),
+            checksum,
+            id,
+            rows_read: read.rows,
+            rows_valid: valid,
+            bytes_decoded: read.bytes,
+        });
     }
     report.rows_quarantined = report.rows_read - report.rows_valid;
-    for writer in writers {
-        writer.finish()?;
-    }
-    Ok(())
+    Ok(states)
 }
 
 /// Converts the mapped text of one record into typed values, in contract order.
@@ -337,25 +516,44 @@ fn check_bad_rows(source: &Source, report: &mut SourceReport) {
 }
 
 /// Runs the staging models over the raw tables, then checks and counts their output.
-async fn stage(pipeline: &Pipeline, raw_dir: &Path, outcome: &mut IngestOutcome) -> Result<()> {
+async fn stage(
+    pipeline: &Pipeline,
+    warehouse: &Warehouse,
+    raw_dir: &Path,
+    file_ids: &[String],
+    outcome: &mut IngestOutcome,
+) -> Result<()> {
     let spill_dir = raw_dir.with_file_name("spill");
     std::fs::create_dir_all(&spill_dir).map_err(|e| Error::io(&spill_dir, e))?;
     let ctx = engine::bounded_session(pipeline.memory_limit, &spill_dir)?;
+    warehouse.register_with(&ctx);
+    let keeps_files = outcome.sources.iter().any(|s| s.files_read < s.files);
     for kind in SourceKind::ALL {
         for table in raw_tables(kind) {
-            let path = raw_dir.join(format!("raw_{}.parquet", table.name));
-            if !path.exists() {
-                TableWriter::create(&path, table.all_columns(), 1)?.finish()?;
-            }
-            ctx.register_parquet(
-                format!("raw_{}", table.name),
-                path.to_string_lossy().as_ref(),
-                Default::default(),
-            )
-            .await
-            .map_err(|e| Error::engine(format!("registering raw_{}", table.name), e))?;
+            let schema = batch::schema_of(&table.all_columns());
+            let options = || ParquetReadOptions::default().schema(&schema);
+            let new_dir = raw_dir.join(table.name);
+            std::fs::create_dir_all(&new_dir).map_err(|e| Error::io(&new_dir, e))?;
+            let step = format!("registering the raw rows of {}", table.name);
+            let new = ctx
+                .read_parquet(format!("{}/", new_dir.display()), options())
+                .await
+                .context(step.clone())?;
+            let kept_dir = format!("{}/{}", state::RAW_DIR, table.name);
+            let all = if keeps_files && warehouse.exists(&kept_dir).await? {
+                let kept = ctx
+                    .read_parquet(format!("{}/", warehouse.url_of(&kept_dir)), options())
+                    .await
+                    .context(step.clone())?;
+                new.union(kept).context(step.clone())?
+            } else {
+                new
+            };
+            ctx.register_table(format!("raw_{}_files", table.name), all.into_view())
+                .context(step)?;
         }
     }
+    register_raw_views(&ctx, file_ids).await?;
     let vars = [("reporting_currency", pipeline.reporting_currency.as_str())];
     for model in STAGING_MODELS {
         let df = engine::run_model(&ctx, model.name, model.sql, &vars).await?;
@@ -502,13 +700,51 @@ async fn check_fx(ctx: &SessionContext, pipeline: &Pipeline) -> Result<()> {
 
 /// Registers the published `stg_*` tables of a warehouse in a session, for SQL over them.
 /// Tables not published yet are skipped: queries naming them fail with "table not found".
-pub async fn register_staged(ctx: &SessionContext, warehouse: &Path) -> Result<()> {
+pub async fn register_staged(ctx: &SessionContext, warehouse: &Warehouse) -> Result<()> {
+    warehouse.register_with(ctx);
     for model in STAGING_MODELS.iter().filter(|m| m.published) {
-        if !warehouse.join(model.name).exists() {
+        if !warehouse.exists(model.name).await? {
             continue;
         }
         let partition = model.partition_by.map(|c| (c, DataType::Date32));
-        engine::register_table(ctx, model.name, &warehouse.join(model.name), partition).await?;
+        engine::register_location(ctx, model.name, &warehouse.url_of(model.name), partition)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Registers `source_files` (file id → position in path order) and, for every raw table,
+/// the view `raw_<name>` the staging models read: the rows of `raw_<name>_files` whose file
+/// is current, with `_file_ord` in place of the file id.
+pub async fn register_raw_views(ctx: &SessionContext, file_ids: &[String]) -> Result<()> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("_file", DataType::Utf8, false),
+        Field::new("_file_ord", DataType::Int32, false),
+    ]));
+    let ids = StringArray::from_iter_values(file_ids.iter());
+    let ords = Int32Array::from_iter_values(0..file_ids.len() as i32);
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(ids), Arc::new(ords)])
+        .context("source_files")?;
+    let files = MemTable::try_new(schema, vec![vec![batch]]).context("source_files")?;
+    ctx.register_table("source_files", Arc::new(files))
+        .context("source_files")?;
+    for kind in SourceKind::ALL {
+        for table in raw_tables(kind) {
+            let sql = format!(
+                "select {columns}, f._file_ord, r._line from raw_{name}_files as r \
+                 join source_files as f on r._file = f._file",
+                columns = table
+                    .columns
+                    .iter()
+                    .map(|c| format!("r.\"{}\"", c.name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                name = table.name
+            );
+            let view = ctx.sql(&sql).await.context(format!("raw_{}", table.name))?;
+            ctx.register_table(format!("raw_{}", table.name), view.into_view())
+                .context(format!("raw_{}", table.name))?;
+        }
     }
     Ok(())
 }

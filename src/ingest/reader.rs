@@ -47,7 +47,12 @@ pub enum Compression {
 /// One input file with its detected layout.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
+    /// Where the bytes are read from: the file itself, or the local copy of an object.
     pub path: PathBuf,
+    /// The object's URL when the file lives in an object store (it is downloaded to `path`
+    /// before reading), with its listing.
+    pub origin: Option<String>,
+    pub remote_stat: Option<crate::ingest::state::FileStat>,
     pub format: Format,
     pub compression: Compression,
 }
@@ -85,19 +90,37 @@ impl SourceFile {
         }
         Ok(SourceFile {
             path,
+            origin: None,
+            remote_stat: None,
             format,
             compression,
         })
     }
 
+    /// The file as users name it: its path, or its object-store URL.
+    pub fn location(&self) -> String {
+        match &self.origin {
+            Some(url) => url.clone(),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// [`Self::location`] for error messages.
+    pub fn name(&self) -> PathBuf {
+        PathBuf::from(self.location())
+    }
+
     pub fn size(&self) -> u64 {
+        if let Some(stat) = &self.remote_stat {
+            return stat.size;
+        }
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
 
     /// The decompressed byte stream.
     pub fn open(&self) -> Result<Box<dyn BufRead>> {
         let file = File::open(&self.path)
-            .map_err(|e| Error::io(&self.path, format!("cannot open: {e}")))?;
+            .map_err(|e| Error::io(self.name(), format!("cannot open: {e}")))?;
         const BUFFER: usize = 1 << 20;
         Ok(match self.compression {
             Compression::None => Box::new(BufReader::with_capacity(BUFFER, file)),
@@ -107,7 +130,7 @@ impl SourceFile {
             )),
             Compression::Zstd => {
                 let decoder = zstd::stream::read::Decoder::new(file)
-                    .map_err(|e| Error::io(&self.path, format!("not zstd data: {e}")))?;
+                    .map_err(|e| Error::io(self.name(), format!("not zstd data: {e}")))?;
                 Box::new(BufReader::with_capacity(BUFFER, decoder))
             }
         })
@@ -135,7 +158,7 @@ impl SourceFile {
                 "the compressed stream is truncated or corrupt; re-export the file"
             }
         };
-        Error::io(&self.path, format!("cannot read: {err}; {hint}"))
+        Error::io(self.name(), format!("cannot read: {err}; {hint}"))
     }
 }
 
@@ -221,7 +244,7 @@ pub fn read_records(
 
 fn missing_column(file: &SourceFile, field: &str, column: &str) -> Error {
     Error::io(
-        &file.path,
+        file.name(),
         format!(
             "has no column `{column}`, which required field `{field}` maps to; fix the \
              file or map `{field}` to the right column under the source's `columns`"
@@ -400,12 +423,12 @@ fn read_parquet(
     on_item: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<FileRead> {
     let handle =
-        File::open(&file.path).map_err(|e| Error::io(&file.path, format!("cannot open: {e}")))?;
+        File::open(&file.path).map_err(|e| Error::io(file.name(), format!("cannot open: {e}")))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(handle)
-        .map_err(|e| Error::io(&file.path, format!("not a readable Parquet file: {e}")))?
+        .map_err(|e| Error::io(file.name(), format!("not a readable Parquet file: {e}")))?
         .with_batch_size(batch_rows)
         .build()
-        .map_err(|e| Error::io(&file.path, format!("not a readable Parquet file: {e}")))?;
+        .map_err(|e| Error::io(file.name(), format!("not a readable Parquet file: {e}")))?;
     let options = FormatOptions::default().with_null("");
     let mut values: Vec<Option<String>> = vec![None; projection.columns.len()];
     let mut pairs: Vec<(String, Option<String>)> = Vec::new();

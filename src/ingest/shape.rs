@@ -17,15 +17,17 @@ use chrono_tz::Tz;
 #[derive(Debug, Clone)]
 pub struct RawTable {
     pub name: &'static str,
-    /// Data columns; the `_file_ord` and `_line` lineage columns follow them.
+    /// Data columns; the `_file` and `_line` lineage columns follow them.
     pub columns: Vec<Column>,
 }
 
 impl RawTable {
-    /// Data columns then lineage: file position in path order and line (or row index).
+    /// Columns of a raw file: data columns then lineage, the source file's id (see
+    /// [`crate::ingest::state`]) and the line (or row index). The staging models see
+    /// `raw_<name>` with the file's position in path order, `_file_ord`, instead of its id.
     pub fn all_columns(&self) -> Vec<Column> {
         let mut columns = self.columns.clone();
-        columns.push(Column::new("_file_ord", ColumnType::Int));
+        columns.push(Column::new("_file", ColumnType::Text));
         columns.push(Column::new("_line", ColumnType::Long));
         columns
     }

@@ -17,6 +17,7 @@ use crate::error::{EngineContext, Error, Result};
 use crate::ingest::convert::{date_to_days, days_to_date};
 use crate::ingest::shape::raw_tables;
 use crate::ingest::staging::STAGING_MODELS;
+use crate::warehouse::Warehouse;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Date32Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -148,10 +149,11 @@ async fn planning_session() -> Result<SessionContext> {
         for table in raw_tables(kind) {
             let schema = crate::ingest::batch::schema_of(&table.all_columns());
             let empty = MemTable::try_new(schema, vec![vec![]]).context("empty raw table")?;
-            ctx.register_table(format!("raw_{}", table.name), Arc::new(empty))
+            ctx.register_table(format!("raw_{}_files", table.name), Arc::new(empty))
                 .context("empty raw table")?;
         }
     }
+    crate::ingest::register_raw_views(&ctx, &[]).await?;
     for model in STAGING_MODELS {
         let sql = model.sql.replace("${reporting_currency}", "USD");
         let df = ctx
@@ -323,6 +325,9 @@ pub struct BuildOutcome {
     /// `<dir>/<table>/as_of_date=YYYY-MM-DD/` for each table and requested date.
     pub tables_dir: PathBuf,
     pub dates: Vec<NaiveDate>,
+    /// Requested dates without input (before the first contract line, or after the latest
+    /// dated row): not built.
+    pub skipped: Vec<NaiveDate>,
     /// Table → schema, so an empty table can still be read.
     pub schemas: Vec<(String, SchemaRef)>,
     /// Tables rewritten whole (`<dir>/<table>/`) → rows.
@@ -330,18 +335,22 @@ pub struct BuildOutcome {
 }
 
 /// Computes the marts for `dates` from the staged tables in `warehouse`.
-pub async fn build(pipeline: &Pipeline, dates: &[NaiveDate], work: &Path) -> Result<BuildOutcome> {
+pub async fn build(
+    pipeline: &Pipeline,
+    warehouse: &Warehouse,
+    dates: &[NaiveDate],
+    work: &Path,
+) -> Result<BuildOutcome> {
     let Some(model) = &pipeline.health else {
         return Err(Error::Usage(format!(
             "{} has no [health] section; copy the one in pipelines/default.toml",
             pipeline.file.display()
         )));
     };
-    let warehouse = &pipeline.warehouse;
-    if !warehouse.join("stg_handoffs").exists() {
+    if !warehouse.exists("stg_handoffs").await? {
         return Err(Error::Usage(format!(
             "no staged tables in {}; run `churnlake ingest` first",
-            warehouse.display()
+            warehouse.location
         )));
     }
     let spill = work.join("spill");
@@ -349,6 +358,21 @@ pub async fn build(pipeline: &Pipeline, dates: &[NaiveDate], work: &Path) -> Res
     let ctx = engine::bounded_session(pipeline.memory_limit, &spill)?;
     crate::ingest::register_staged(&ctx, warehouse).await?;
 
+    let (first, latest) = input_window(&ctx).await?;
+    let (dates, skipped): (Vec<NaiveDate>, Vec<NaiveDate>) = dates
+        .iter()
+        .partition(|d| first.is_some_and(|f| f <= **d) && latest.is_none_or(|l| **d <= l));
+    if dates.is_empty() {
+        let describe = |d: Option<NaiveDate>| d.map_or("none".to_string(), |d| d.to_string());
+        return Err(Error::NoInput(format!(
+            "nothing to build for {}: the first contract line starts {} and the latest \
+             event, page view or ticket is dated {} (a date's data has landed once a later \
+             or same-day row exists)",
+            describe_dates(&skipped),
+            describe(first),
+            describe(latest)
+        )));
+    }
     let requested: BTreeSet<i32> = dates.iter().map(|d| date_to_days(*d)).collect();
     let mut computed = requested.clone();
     for day in &requested {
@@ -431,7 +455,8 @@ pub async fn build(pipeline: &Pipeline, dates: &[NaiveDate], work: &Path) -> Res
     Ok(BuildOutcome {
         tables,
         tables_dir: all,
-        dates: dates.to_vec(),
+        dates,
+        skipped,
         schemas,
         whole_tables,
     })
@@ -498,6 +523,53 @@ async fn build_retention(
         check_grain(ctx, table.name, table.grain, "").await?;
     }
     Ok(written)
+}
+
+/// The dates with input: from the first contract line's start through the latest dated
+/// event, page view or ticket. A date after it has no data yet (exit code 99). A book with
+/// no dated activity at all (contracts only) has no upper bound.
+async fn input_window(ctx: &SessionContext) -> Result<(Option<NaiveDate>, Option<NaiveDate>)> {
+    let first = engine::query_count(
+        ctx,
+        "select coalesce(min(cast(start_date as int)), -1000000) from stg_handoffs",
+    )
+    .await?;
+    let mut latest: Option<i64> = None;
+    for (table, column) in [
+        ("stg_events", "event_date"),
+        ("stg_pageviews", "event_date"),
+        ("stg_tickets", "created_date"),
+    ] {
+        if ctx.table_exist(table).unwrap_or(false) {
+            let day = engine::query_count(
+                ctx,
+                &format!("select coalesce(max(cast({column} as int)), -1000000) from {table}"),
+            )
+            .await? as i64;
+            if day > 0 {
+                latest = Some(latest.map_or(day, |l| l.max(day)));
+            }
+        }
+    }
+    // query_count clamps negatives to 0; no row maps to day 0 (1970-01-01), never a real date.
+    let to_date = |day: i64| (day > 0).then(|| days_to_date(day as i32));
+    Ok((to_date(first as i64), latest.and_then(to_date)))
+}
+
+/// A list of dates for messages: all of a few, or the first and last of many.
+pub fn describe_dates(dates: &[NaiveDate]) -> String {
+    match dates {
+        [] => "no date".into(),
+        [one] => one.to_string(),
+        [first, .., last] if dates.len() > 3 => {
+            format!("{} dates from {first} to {last}", dates.len())
+        }
+        _ => dates
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 /// Month starts from the first contract line's month through the last one on or before
@@ -570,23 +642,18 @@ async fn write_and_register(
 }
 
 /// Registers the published mart tables of a warehouse, skipping those not built yet.
-pub async fn register_marts(ctx: &SessionContext, warehouse: &Path) -> Result<()> {
+pub async fn register_marts(ctx: &SessionContext, warehouse: &Warehouse) -> Result<()> {
+    warehouse.register_with(ctx);
     for table in &WHOLE_TABLES {
-        let dir = warehouse.join(table.name);
-        if dir.exists() {
-            engine::register_table(ctx, table.name, &dir, None).await?;
+        if warehouse.exists(table.name).await? {
+            engine::register_location(ctx, table.name, &warehouse.url_of(table.name), None).await?;
         }
     }
     for table in &MART_TABLES {
-        let dir = warehouse.join(table.name);
-        if dir.exists() {
-            engine::register_table(
-                ctx,
-                table.name,
-                &dir,
-                Some(("as_of_date", DataType::Date32)),
-            )
-            .await?;
+        if warehouse.exists(table.name).await? {
+            let partition = Some(("as_of_date", DataType::Date32));
+            engine::register_location(ctx, table.name, &warehouse.url_of(table.name), partition)
+                .await?;
         }
     }
     Ok(())

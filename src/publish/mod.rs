@@ -1,87 +1,237 @@
-//! Publishing: making what a run wrote in its work directory visible in the warehouse.
+//! Publishing: making what a run wrote in its scratch directory visible in the warehouse,
+//! so that a crash at any moment leaves every table readable.
 //!
-//! A run writes every table under `<warehouse>/_work/<run_id>/` and, only when all its
-//! checks pass, moves each table into place with directory renames, so readers see a whole
-//! old table or a whole new one, never a half-written file. Run-log tables (`runs`,
-//! `data_quality`, `quarantine`) gain one `run_id=` partition per run, published the same way
-//! and written whether the run succeeded or not. This module never computes table contents.
+//! A run computes into a local scratch directory. To publish, it lists every file it moves
+//! into place and every old file it removes in a [`Publication`], stages the files under
+//! `<warehouse>/_work/<run_id>/` (they already are there for a local warehouse; an object
+//! store gets them uploaded), then writes the journal `publish.json` next to them with one
+//! atomic put: that write is the commit point. Applying moves each file to its place with a
+//! rename (local) or a server-side copy (object store), each atomic for readers, then deletes
+//! the old files and the staging area. Every table file is a whole partition (`part-0.parquet`),
+//! so each partition switches from old to new in one step.
+//!
+//! A run killed before the commit leaves only its staging area, which the next run deletes;
+//! killed after it, the next run finds the journal and finishes the moves ([`recover`]).
+//! Run-log tables (`runs`, `data_quality`, `quarantine`) gain one `run_id=` partition per run,
+//! published the same way. This module never computes table contents.
 
+pub mod lock;
 pub mod runlog;
 
 use crate::error::{Error, Result};
+use crate::warehouse::Warehouse;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// Where a run writes before publishing.
-pub fn work_dir(warehouse: &Path, run_id: &str) -> PathBuf {
-    warehouse.join("_work").join(run_id)
-}
+/// Where runs stage their files inside the warehouse.
+pub const WORK_DIR: &str = "_work";
+const JOURNAL: &str = "publish.json";
 
-/// Replaces `warehouse/<name>` with the directory `staged`.
-pub fn replace_table(warehouse: &Path, name: &str, staged: &Path, run_id: &str) -> Result<()> {
-    let target = warehouse.join(name);
-    let retired = work_dir(warehouse, run_id).join("retired").join(name);
-    if target.exists() {
-        create_parent(&retired)?;
-        std::fs::rename(&target, &retired).map_err(|e| Error::io(&target, e))?;
+/// The local directory a run computes into: inside a local warehouse (so publishing is a
+/// rename), or under the system's temporary directory for an object store.
+pub fn scratch_dir(warehouse: &Warehouse, run_id: &str) -> PathBuf {
+    match warehouse.local() {
+        Some(dir) => dir.join(WORK_DIR).join(run_id),
+        None => std::env::temp_dir().join("churnlake-work").join(run_id),
     }
-    create_parent(&target)?;
-    std::fs::rename(staged, &target).map_err(|e| Error::io(staged, e))?;
-    if retired.exists() {
-        std::fs::remove_dir_all(&retired).map_err(|e| Error::io(&retired, e))?;
-    }
-    Ok(())
 }
 
-/// Moves one file into `warehouse/<table>/run_id=<run_id>/part-0.parquet`.
-pub fn add_run_partition(warehouse: &Path, table: &str, run_id: &str, file: &Path) -> Result<()> {
-    let partition = warehouse.join(table).join(format!("run_id={run_id}"));
-    std::fs::create_dir_all(&partition).map_err(|e| Error::io(&partition, e))?;
-    let target = partition.join("part-0.parquet");
-    std::fs::rename(file, &target).map_err(|e| Error::io(&target, e))
+/// The files a run makes visible, and the files it removes.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Publication {
+    run_id: String,
+    /// (file relative to the scratch directory, warehouse key it becomes).
+    moves: Vec<(String, String)>,
+    /// Warehouse keys removed once every move is done.
+    deletes: Vec<String>,
 }
 
-/// Removes a run's work directory once everything in it is published.
-pub fn clean_work(warehouse: &Path, run_id: &str) -> Result<()> {
-    let dir = work_dir(warehouse, run_id);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    }
-    // Leave no empty `_work` behind for readers listing the warehouse.
-    let _ = std::fs::remove_dir(warehouse.join("_work"));
-    Ok(())
-}
-
-/// Gives a partitioned table without any data file an empty one holding its schema, so
-/// readers can open it (the file sits outside every partition and adds no rows).
-pub fn ensure_readable(
-    table: &Path,
-    schema: &datafusion::arrow::datatypes::Schema,
-    partition_by: Option<&str>,
-) -> Result<()> {
-    if has_parquet(table) {
-        return Ok(());
-    }
-    std::fs::create_dir_all(table).map_err(|e| Error::io(table, e))?;
-    crate::engine::write_empty_file(schema, table, partition_by)
-}
-
-fn has_parquet(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries.flatten().any(|entry| {
-        let path = entry.path();
-        if path.is_dir() {
-            has_parquet(&path)
-        } else {
-            path.extension().is_some_and(|e| e == "parquet")
+impl Publication {
+    pub fn new(run_id: &str) -> Publication {
+        Publication {
+            run_id: run_id.to_string(),
+            ..Default::default()
         }
-    })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.moves.is_empty() && self.deletes.is_empty()
+    }
+
+    /// Publishes one file of the scratch directory as `target`.
+    pub fn add_file(&mut self, staged: &str, target: &str) {
+        self.moves.push((staged.to_string(), target.to_string()));
+    }
+
+    /// Makes the warehouse directory `target` hold exactly the files of the scratch
+    /// directory `staged` (relative to `scratch`): new files are moved in, files that the
+    /// new version lacks are deleted.
+    pub async fn replace_tree(
+        &mut self,
+        warehouse: &Warehouse,
+        scratch: &Path,
+        staged: &str,
+        target: &str,
+    ) -> Result<()> {
+        let mut incoming = BTreeSet::new();
+        for file in files_under(&scratch.join(staged))? {
+            let target_key = format!("{target}/{file}");
+            self.add_file(&format!("{staged}/{file}"), &target_key);
+            incoming.insert(target_key);
+        }
+        for entry in warehouse.list(target).await? {
+            let key = format!("{target}/{}", entry.key);
+            if !incoming.contains(&key) {
+                self.deletes.push(key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes one warehouse object when the publication is applied.
+    pub fn delete(&mut self, target: &str) {
+        self.deletes.push(target.to_string());
+    }
+
+    /// Stages, commits and applies the publication. Once this returns `Ok`, every file is
+    /// in place; if the process dies after the commit, the next run finishes the job.
+    pub async fn publish(self, warehouse: &Warehouse, scratch: &Path) -> Result<()> {
+        let staging = format!("{WORK_DIR}/{}", self.run_id);
+        if !warehouse.is_local() {
+            for (staged, _) in &self.moves {
+                warehouse
+                    .upload(&scratch.join(staged), &format!("{staging}/{staged}"))
+                    .await?;
+            }
+        }
+        fault_point("before-commit");
+        let journal = serde_json::to_vec_pretty(&self).expect("a publication serializes");
+        warehouse
+            .put(&format!("{staging}/{JOURNAL}"), journal)
+            .await?;
+        fault_point("after-commit");
+        apply(warehouse, &self).await
+    }
 }
 
-fn create_parent(path: &Path) -> Result<()> {
-    match path.parent() {
-        Some(parent) => std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e)),
-        None => Ok(()),
+/// Moves, deletes and cleans up; safe to repeat after a crash at any point.
+async fn apply(warehouse: &Warehouse, publication: &Publication) -> Result<()> {
+    let staging = format!("{WORK_DIR}/{}", publication.run_id);
+    for (done, (staged, target)) in publication.moves.iter().enumerate() {
+        if done == publication.moves.len() / 2 {
+            fault_point("mid-publish");
+        }
+        warehouse
+            .promote(&format!("{staging}/{staged}"), target)
+            .await?;
+    }
+    fault_point("before-delete");
+    for target in &publication.deletes {
+        warehouse.delete(target).await?;
+    }
+    // The journal goes last: until then a crash leaves it for the next run to finish. On an
+    // object store the staged copies go too; a local scratch directory is its run's to clean.
+    if !warehouse.is_local() {
+        for (staged, _) in &publication.moves {
+            warehouse.delete(&format!("{staging}/{staged}")).await?;
+        }
+    }
+    warehouse.delete(&format!("{staging}/{JOURNAL}")).await
+}
+
+/// Finishes or discards what earlier runs left in `_work/`: a committed publication is
+/// applied, anything else deleted. Call with the warehouse lock held. Returns one line per
+/// run repaired, for the operator.
+pub async fn recover(warehouse: &Warehouse, current_run: &str) -> Result<Vec<String>> {
+    let mut repaired = Vec::new();
+    for run_id in warehouse.list_dirs(WORK_DIR).await? {
+        if run_id == current_run {
+            continue;
+        }
+        let staging = format!("{WORK_DIR}/{run_id}");
+        match warehouse.get(&format!("{staging}/{JOURNAL}")).await? {
+            Some(bytes) => {
+                let publication: Publication = serde_json::from_slice(&bytes).map_err(|e| {
+                    Error::io(
+                        warehouse.url_of(&format!("{staging}/{JOURNAL}")),
+                        format!("unreadable publish journal: {e}"),
+                    )
+                })?;
+                apply(warehouse, &publication).await?;
+                warehouse.delete_tree(&staging).await?;
+                repaired.push(format!(
+                    "finished publishing run {run_id} ({} files), which stopped after its commit",
+                    publication.moves.len()
+                ));
+            }
+            None => {
+                warehouse.delete_tree(&staging).await?;
+                repaired.push(format!(
+                    "removed the unpublished work of run {run_id}, which stopped before its commit"
+                ));
+            }
+        }
+    }
+    if let Some(dir) = warehouse.local() {
+        // Leave no empty `_work` behind for readers listing the warehouse.
+        let _ = std::fs::remove_dir(dir.join(WORK_DIR));
+    }
+    Ok(repaired)
+}
+
+/// Removes a run's local scratch directory.
+pub fn clean_scratch(scratch: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(scratch) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(scratch, e)),
+    }
+    if let Some(parent) = scratch.parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
+    Ok(())
+}
+
+/// Files under a local directory, as `/`-separated paths relative to it, sorted.
+pub fn files_under(dir: &Path) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    collect_files(dir, "", &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+fn collect_files(dir: &Path, prefix: &str, files: &mut Vec<String>) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        if entry.path().is_dir() {
+            collect_files(&entry.path(), &rel, files)?;
+        } else {
+            files.push(rel);
+        }
+    }
+    Ok(())
+}
+
+/// Test hook for crash tests: when `CHURNLAKE_KILL_AT` names this point, the process sends
+/// itself SIGKILL, exactly as `kill -9` from outside would end it.
+pub fn fault_point(name: &str) {
+    if std::env::var("CHURNLAKE_KILL_AT").is_ok_and(|at| at == name) {
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status();
+        std::thread::sleep(std::time::Duration::from_secs(60));
     }
 }

@@ -3,11 +3,12 @@
 //!
 //! The log is written for failed runs too, so an operator can see why a run failed.
 
-use super::{add_run_partition, work_dir};
+use super::{Publication, scratch_dir};
 use crate::error::Result;
 use crate::ingest::SourceReport;
 use crate::ingest::batch::{Column, ColumnType, TableWriter};
 use crate::ingest::convert::Value;
+use crate::warehouse::Warehouse;
 use chrono::Utc;
 use std::path::{Path, PathBuf};
 
@@ -19,41 +20,50 @@ pub struct Run {
     pub id: String,
     pub command: String,
     pub pipeline: String,
-    pub warehouse: PathBuf,
+    /// The local directory the run computes into (see [`super::scratch_dir`]).
+    pub scratch: PathBuf,
     pub as_of: Option<(i32, i32)>,
     started_at: i64,
 }
 
 impl Run {
-    pub fn start(command: &str, pipeline: &str, warehouse: &Path) -> Run {
+    pub fn start(command: &str, pipeline: &str, warehouse: &Warehouse) -> Run {
         let now = Utc::now();
+        let id = format!(
+            "{}-{:05}",
+            now.format("%Y%m%dT%H%M%S%3fZ"),
+            std::process::id() % 100_000
+        );
         Run {
-            id: format!(
-                "{}-{:05}",
-                now.format("%Y%m%dT%H%M%S%3fZ"),
-                std::process::id() % 100_000
-            ),
+            scratch: scratch_dir(warehouse, &id),
+            id,
             command: command.to_string(),
             pipeline: pipeline.to_string(),
-            warehouse: warehouse.to_path_buf(),
             as_of: None,
             started_at: now.timestamp_micros(),
         }
     }
 
     pub fn work_dir(&self) -> PathBuf {
-        work_dir(&self.warehouse, &self.id)
+        self.scratch.clone()
     }
 
-    /// Writes and publishes the run's `runs` and `data_quality` rows, and its quarantine file.
+    /// Microseconds since the epoch when the run started.
+    pub fn started_at(&self) -> i64 {
+        self.started_at
+    }
+
+    /// Writes the run's `runs` and `data_quality` rows into its scratch directory and adds
+    /// them, with its quarantine file, to `publication` as the run's `run_id=` partitions.
     pub fn record(
         &self,
         sources: &[SourceReport],
         tables: &[(String, u64)],
         quarantine_file: Option<&Path>,
         result: &Result<()>,
+        publication: &mut Publication,
     ) -> Result<()> {
-        let dir = self.work_dir().join("log");
+        let dir = self.scratch.join("log");
         let runs_file = dir.join("runs.parquet");
         let mut runs = TableWriter::create(&runs_file, runs_columns(), 16)?;
         let rows_written = serde_json::Value::Object(
@@ -84,7 +94,7 @@ impl Run {
             text(env!("CARGO_PKG_VERSION")),
         ])?;
         runs.finish()?;
-        add_run_partition(&self.warehouse, "runs", &self.id, &runs_file)?;
+        self.add_partition(publication, "runs", "log/runs.parquet");
 
         if !sources.is_empty() {
             let dq_file = dir.join("data_quality.parquet");
@@ -93,12 +103,21 @@ impl Run {
                 dq.push(&data_quality_row(report))?;
             }
             dq.finish()?;
-            add_run_partition(&self.warehouse, "data_quality", &self.id, &dq_file)?;
+            self.add_partition(publication, "data_quality", "log/data_quality.parquet");
         }
-        if let Some(file) = quarantine_file.filter(|f| f.exists()) {
-            add_run_partition(&self.warehouse, "quarantine", &self.id, file)?;
+        if let Some(file) = quarantine_file.filter(|f| f.exists())
+            && let Ok(staged) = file.strip_prefix(&self.scratch)
+        {
+            self.add_partition(publication, "quarantine", &staged.to_string_lossy());
         }
         Ok(())
+    }
+
+    fn add_partition(&self, publication: &mut Publication, table: &str, staged: &str) {
+        publication.add_file(
+            staged,
+            &format!("{table}/run_id={}/part-0.parquet", self.id),
+        );
     }
 }
 
@@ -133,6 +152,7 @@ fn data_quality_columns() -> Vec<Column> {
         ("source", Text),
         ("kind", Text),
         ("files", Long),
+        ("files_read", Long),
         ("empty_files", Long),
         ("bytes_read", Long),
         ("bytes_decoded", Long),
@@ -161,6 +181,7 @@ fn data_quality_row(report: &SourceReport) -> Vec<Value> {
         text(&report.source),
         text(&report.kind),
         count(report.files),
+        count(report.files_read),
         count(report.empty_files),
         count(report.bytes),
         count(report.bytes_decoded),

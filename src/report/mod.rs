@@ -7,17 +7,22 @@ use crate::engine;
 use crate::error::Result;
 use crate::ingest::IngestOutcome;
 use crate::marts::BuildOutcome;
-use crate::publish::runlog::Run;
 use chrono::DateTime;
 
 /// The per-source table of an ingest run, its rejections and what was published.
-pub fn print_ingest(run: &Run, outcome: &IngestOutcome, pipeline: &Pipeline) {
+pub fn print_ingest(run_id: &str, outcome: &IngestOutcome, pipeline: &Pipeline) {
     let status = if outcome.result.is_ok() {
         "succeeded"
     } else {
         "FAILED"
     };
-    println!("\nrun {} ({}) {status}", run.id, run.command);
+    println!("\nrun {run_id} (ingest) {status}");
+    if outcome.unchanged {
+        println!(
+            "no file is new or changed since the last ingest; the staged tables stand as they are"
+        );
+        return;
+    }
     println!(
         "{:<12} {:>5} {:>10} {:>10} {:>11} {:>10} {:>8}  {:<20} {:>9}  status",
         "source",
@@ -82,29 +87,33 @@ pub fn print_ingest(run: &Run, outcome: &IngestOutcome, pipeline: &Pipeline) {
     println!(
         "run log: {}/runs, data_quality and quarantine, partition run_id={}",
         pipeline.warehouse.display(),
-        run.id
+        run_id
     );
 }
 
 /// What a build published, then the accounts a CSM should look at first: red or falling,
 /// with the reasons, and the playbook actions that fired.
-pub async fn print_build(pipeline: &Pipeline, run: &Run, outcome: &BuildOutcome) -> Result<()> {
-    let dates: Vec<String> = outcome.dates.iter().map(|d| d.to_string()).collect();
+pub async fn print_build(pipeline: &Pipeline, run_id: &str, outcome: &BuildOutcome) -> Result<()> {
     println!(
-        "\nrun {} (build) succeeded for {}",
-        run.id,
-        dates.join(", ")
+        "\nrun {run_id} built {}",
+        crate::marts::describe_dates(&outcome.dates)
     );
+    if !outcome.skipped.is_empty() {
+        println!(
+            "skipped (no input): {}",
+            crate::marts::describe_dates(&outcome.skipped)
+        );
+    }
     for (table, rows) in &outcome.tables {
         println!("  {table:<18} {rows:>8} rows");
     }
     let ctx = engine::session();
-    crate::marts::register_marts(&ctx, &pipeline.warehouse).await?;
-    let day_list = dates
-        .iter()
-        .map(|d| format!("date '{d}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let warehouse = crate::warehouse::Warehouse::open(&pipeline.warehouse)?;
+    crate::marts::register_marts(&ctx, &warehouse).await?;
+    // The watch list is for the latest date built.
+    let last = outcome.dates.last().expect("a build has a date");
+    println!("\nas of {last}:");
+    let day_list = format!("date '{last}'");
     let bands = engine::query(
         &ctx,
         &format!(

@@ -1,0 +1,621 @@
+//! Operating churnlake from a scheduler: `run` and `backfill`, incremental ingest, the lock,
+//! crash safety of publishing (kill -9 at several points, then a re-run), exit codes and the
+//! JSON output, all through the real binary on the committed fixtures.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A copy of the fixtures, so tests can add and change source files.
+fn fixtures_copy(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    copy_tree(&root().join("fixtures"), &data);
+    data
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// churnlake on the fixtures with a warehouse (and optionally a data root) of the test's own.
+fn cl(wh: &Path, data: Option<&Path>, args: &[&str]) -> Output {
+    cl_env(wh, data, args, &[])
+}
+
+fn cl_env(wh: &Path, data: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_churnlake"));
+    command.current_dir(root()).arg("--warehouse").arg(wh);
+    if let Some(data) = data {
+        command.arg("--data-root").arg(data);
+    }
+    command.args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("churnlake runs")
+}
+
+fn ok(out: &Output) {
+    assert_eq!(exit_code(out), 0, "{}\n{}", stdout(out), stderr(out));
+}
+
+const DAY: &str = "2026-08-24";
+
+/// The rows a date's partitions hold, sorted by grain, for comparing warehouses.
+fn dated_rows(wh: &Path, date: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for (table, key) in [
+        ("customer_daily", "account_id"),
+        ("health_scores", "account_id"),
+        ("playbook_actions", "account_id, rule_id"),
+    ] {
+        let mut table_rows = query(
+            wh,
+            &format!("select * from {table} where as_of_date = date '{date}' order by {key}"),
+        );
+        assert!(
+            !table_rows.is_empty() || table == "playbook_actions",
+            "{table} has rows"
+        );
+        rows.push(vec![format!("-- {table}: {} rows", table_rows.len())]);
+        rows.append(&mut table_rows);
+    }
+    rows
+}
+
+/// Every table's rows, sorted, except the run log (which differs by run).
+fn all_rows(wh: &Path) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for table in [
+        "stg_handoffs",
+        "stg_events",
+        "stg_tickets",
+        "customer_daily",
+        "health_scores",
+        "playbook_actions",
+        "mrr_monthly",
+        "retention_monthly",
+        "churn_cohorts",
+        "health_cohorts",
+    ] {
+        let mut table_rows = query(wh, &format!("select * from {table}"));
+        table_rows.sort();
+        rows.push(vec![format!("-- {table}: {} rows", table_rows.len())]);
+        rows.append(&mut table_rows);
+    }
+    rows
+}
+
+/// Fails with the first row that differs, not two whole tables.
+fn assert_same(actual: &[Vec<String>], expected: &[Vec<String>], what: &str) {
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert_eq!(a, e, "{what}: row {i} differs");
+    }
+    assert_eq!(actual.len(), expected.len(), "{what}: row counts differ");
+}
+
+#[test]
+fn running_a_date_twice_gives_the_same_rows_and_no_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let first = cl(&wh, None, &["run", "--as-of", DAY]);
+    ok(&first);
+    let before = all_rows(&wh);
+    let second = cl(&wh, None, &["run", "--as-of", DAY]);
+    ok(&second);
+    assert!(
+        stdout(&second).contains("no file is new or changed"),
+        "{}",
+        stdout(&second)
+    );
+    assert_same(&all_rows(&wh), &before, "second run");
+    assert_eq!(
+        scalar(
+            &wh,
+            "select count(*) from runs where command = 'run' and status = 'succeeded'"
+        ),
+        "2"
+    );
+    let partitions = std::fs::read_dir(wh.join("customer_daily/as_of_date=2026-08-24"))
+        .unwrap()
+        .count();
+    assert_eq!(partitions, 1, "one file per partition");
+    assert!(!wh.join("_lock").exists(), "the lock is released");
+    assert!(!wh.join("_work").exists(), "no work left behind");
+}
+
+#[test]
+fn a_backfill_equals_single_date_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let backfilled = dir.path().join("backfilled");
+    ok(&cl(&backfilled, None, &["ingest"]));
+    let out = cl(
+        &backfilled,
+        None,
+        &[
+            "backfill",
+            "--from",
+            "2026-06-20",
+            "--to",
+            "2026-09-30",
+            "--every",
+            "week",
+        ],
+    );
+    ok(&out);
+    assert_eq!(
+        scalar(
+            &backfilled,
+            "select count(distinct as_of_date) from customer_daily"
+        ),
+        "15",
+        "every week from June 20 through Sept 26"
+    );
+    let single = dir.path().join("single");
+    ok(&cl(&single, None, &["ingest"]));
+    for date in ["2026-06-20", "2026-08-01", "2026-09-26"] {
+        ok(&cl(&single, None, &["build", "--as-of", date]));
+        assert_same(
+            &dated_rows(&backfilled, date),
+            &dated_rows(&single, date),
+            date,
+        );
+    }
+    let runs = query(
+        &backfilled,
+        "select cast(as_of_from as varchar), cast(as_of_to as varchar) from runs where command = 'backfill'",
+    );
+    assert_eq!(
+        runs,
+        vec![vec!["2026-06-20".to_string(), "2026-09-26".to_string()]]
+    );
+}
+
+#[test]
+fn a_backfill_skips_dates_without_input_and_fails_99_when_none_has_any() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    ok(&cl(&wh, None, &["ingest"]));
+    let out = cl(
+        &wh,
+        None,
+        &["backfill", "--from", "2026-10-25", "--to", "2026-11-10"],
+    );
+    ok(&out);
+    assert!(
+        stdout(&out).contains("skipped (no input)"),
+        "{}",
+        stdout(&out)
+    );
+    let latest = scalar(
+        &wh,
+        "select cast(max(as_of_date) as varchar) from customer_daily",
+    );
+    assert!(
+        latest.as_str() < "2026-11-01",
+        "nothing built past the data: {latest}"
+    );
+    let none = cl(
+        &wh,
+        None,
+        &["backfill", "--from", "2027-01-01", "--to", "2027-01-31"],
+    );
+    assert_eq!(exit_code(&none), 99, "{}", stderr(&none));
+    assert!(stderr(&none).contains("no input"), "{}", stderr(&none));
+}
+
+#[test]
+fn incremental_ingest_reads_only_new_and_changed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixtures_copy(dir.path());
+    let wh = dir.path().join("wh");
+    ok(&cl(&wh, Some(&data), &["ingest"]));
+    let events_before: i64 = scalar(&wh, "select count(*) from stg_events")
+        .parse()
+        .unwrap();
+
+    // A new file with two track calls of a known user.
+    let user = scalar(&wh, "select min(user_id) from stg_events");
+    let track = |id: &str, ts: &str| {
+        format!(
+            r#"{{"type":"track","messageId":"{id}","userId":"{user}","event":"Report Exported","timestamp":"{ts}"}}"#
+        )
+    };
+    let new_file = data.join("segment/events-2026-11.ndjson");
+    std::fs::write(
+        &new_file,
+        format!(
+            "{}\n{}\n",
+            track("inc-1", "2026-11-01T10:00:00Z"),
+            track("inc-2", "2026-11-02T10:00:00Z")
+        ),
+    )
+    .unwrap();
+    ok(&cl(&wh, Some(&data), &["ingest"]));
+    let read = |wh: &Path| {
+        query(
+            wh,
+            "select source, files, files_read from data_quality \
+             where run_id = (select max(run_id) from data_quality) order by source",
+        )
+    };
+    let files_read: Vec<(String, String)> = read(&wh)
+        .into_iter()
+        .map(|r| (r[0].clone(), r[2].clone()))
+        .collect();
+    for (source, n) in &files_read {
+        let expected = if source == "events" { "1" } else { "0" };
+        assert_eq!(n, expected, "files read for {source}: {files_read:?}");
+    }
+    assert_eq!(
+        scalar(&wh, "select count(*) from stg_events"),
+        (events_before + 2).to_string()
+    );
+
+    // The file changes: its earlier rows are replaced, not added to.
+    std::fs::write(
+        &new_file,
+        format!("{}\n", track("inc-3", "2026-11-03T10:00:00Z")),
+    )
+    .unwrap();
+    ok(&cl(&wh, Some(&data), &["ingest"]));
+    assert_eq!(
+        scalar(&wh, "select count(*) from stg_events"),
+        (events_before + 1).to_string()
+    );
+    assert_eq!(
+        scalar(
+            &wh,
+            "select count(*) from stg_events where message_id in ('inc-1', 'inc-2')"
+        ),
+        "0"
+    );
+
+    // A removed file's rows go too; --full-refresh reads every file.
+    std::fs::remove_file(&new_file).unwrap();
+    ok(&cl(&wh, Some(&data), &["ingest"]));
+    assert_eq!(
+        scalar(&wh, "select count(*) from stg_events"),
+        events_before.to_string()
+    );
+    ok(&cl(&wh, Some(&data), &["ingest", "--full-refresh"]));
+    let all_read = read(&wh);
+    assert!(all_read.iter().all(|r| r[1] == r[2]), "{all_read:?}");
+    assert_eq!(
+        scalar(&wh, "select count(*) from stg_events"),
+        events_before.to_string()
+    );
+
+    // The same rows as a fresh warehouse's, and nothing stale in the raw cache.
+    let fresh = dir.path().join("fresh");
+    ok(&cl(&fresh, Some(&data), &["ingest"]));
+    assert_eq!(
+        query(&wh, "select * from stg_events order by message_id"),
+        query(&fresh, "select * from stg_events order by message_id")
+    );
+    let raw_files = |wh: &Path| {
+        std::fs::read_dir(wh.join("_state/raw/events"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(raw_files(&wh), raw_files(&fresh));
+}
+
+#[test]
+fn a_second_run_waits_for_none_and_names_the_lock_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    ok(&cl(&wh, None, &["ingest"]));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let lock = |pid: u32| {
+        format!(
+            r#"{{"run_id":"20261124T000000000Z-00001","command":"run","pid":{pid},"host":"{}","started_at":"2026-11-24T00:00:00Z"}}"#,
+            host.trim()
+        )
+    };
+    // Held by a live process (this test).
+    std::fs::write(wh.join("_lock"), lock(std::process::id())).unwrap();
+    let tables_before = snapshot(&wh.join("stg_events"));
+    let out = cl(&wh, None, &["run", "--as-of", DAY]);
+    assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("locked by run 20261124T000000000Z-00001"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("pid {}", std::process::id())),
+        "{message}"
+    );
+    assert!(message.contains("churnlake unlock"), "{message}");
+    assert_eq!(snapshot(&wh.join("stg_events")), tables_before);
+
+    // Held by a process that has exited: taken over with a warning.
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    std::fs::write(wh.join("_lock"), lock(dead)).unwrap();
+    let out = cl(&wh, None, &["build", "--as-of", DAY]);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("took over the lock"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!wh.join("_lock").exists());
+
+    // `unlock` removes any lock and says whose it was.
+    std::fs::write(wh.join("_lock"), lock(std::process::id())).unwrap();
+    let out = cl(&wh, None, &["unlock"]);
+    ok(&out);
+    assert!(stdout(&out).contains("removed the lock of run 20261124T000000000Z-00001"));
+    assert!(!wh.join("_lock").exists());
+}
+
+/// Files of the published tables (not the run log, lock or work area), with their bytes.
+fn published(wh: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    snapshot(wh)
+        .into_iter()
+        .filter(|(path, _)| {
+            let rel = path.strip_prefix(wh).unwrap().to_string_lossy().to_string();
+            ![
+                "_work",
+                "_lock",
+                "runs",
+                "data_quality",
+                "quarantine",
+                "_run_results",
+            ]
+            .iter()
+            .any(|skip| rel.starts_with(skip))
+        })
+        .collect()
+}
+
+#[test]
+fn a_kill_during_publish_leaves_readable_tables_and_the_next_run_repairs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixtures_copy(dir.path());
+    // The reference: the end state after a clean run of each step.
+    let reference = dir.path().join("reference");
+    ok(&cl(
+        &reference,
+        Some(&data),
+        &["run", "--as-of", "2026-08-01"],
+    ));
+    ok(&cl(&reference, Some(&data), &["run", "--as-of", DAY]));
+    let expected = all_rows(&reference);
+
+    for point in [
+        "before-commit",
+        "mid-publish",
+        "after-commit",
+        "before-delete",
+    ] {
+        let wh = dir.path().join(point);
+        ok(&cl(&wh, Some(&data), &["run", "--as-of", "2026-08-01"]));
+        let before = published(&wh);
+        let killed = cl_env(
+            &wh,
+            Some(&data),
+            &["build", "--as-of", DAY],
+            &[("CHURNLAKE_KILL_AT", point)],
+        );
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&killed.status),
+            Some(9),
+            "{point}: {}",
+            stderr(&killed)
+        );
+        assert!(
+            wh.join("_lock").exists(),
+            "{point}: a killed run leaves its lock"
+        );
+        if point == "before-commit" {
+            assert_eq!(published(&wh), before, "{point}: nothing published");
+        }
+        // Every table stays readable, whatever mix of old and new partitions it holds.
+        all_rows(&wh);
+
+        let out = cl(&wh, Some(&data), &["run", "--as-of", DAY]);
+        ok(&out);
+        let said = stderr(&out);
+        assert!(said.contains("took over the lock"), "{point}: {said}");
+        let repair = if point == "before-commit" {
+            "removed the unpublished work"
+        } else {
+            "finished publishing run"
+        };
+        assert!(said.contains(repair), "{point}: {said}");
+        assert_same(&all_rows(&wh), &expected, point);
+        assert!(!wh.join("_work").exists(), "{point}");
+    }
+}
+
+#[test]
+fn a_kill_at_any_moment_of_a_run_is_repaired_by_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixtures_copy(dir.path());
+    let reference = dir.path().join("reference");
+    ok(&cl(&reference, Some(&data), &["run", "--as-of", DAY]));
+    let expected = all_rows(&reference);
+    for delay_ms in [150u64, 600, 1200, 2500] {
+        let wh = dir.path().join(format!("killed-{delay_ms}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_churnlake"))
+            .current_dir(root())
+            .arg("--warehouse")
+            .arg(&wh)
+            .arg("--data-root")
+            .arg(&data)
+            .args(["run", "--as-of", DAY])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = Command::new("kill")
+            .args(["-9", &child.id().to_string()])
+            .status();
+        child.wait().unwrap();
+        let out = cl(&wh, Some(&data), &["run", "--as-of", DAY]);
+        ok(&out);
+        assert_same(
+            &all_rows(&wh),
+            &expected,
+            &format!("killed after {delay_ms} ms"),
+        );
+    }
+}
+
+#[test]
+fn exit_codes_tell_the_scheduler_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixtures_copy(dir.path());
+    let wh = dir.path().join("wh");
+    // 0: built.
+    ok(&cl(&wh, Some(&data), &["run", "--as-of", DAY]));
+    // 99: the date's data has not landed; what was ingested stays.
+    let out = cl(&wh, Some(&data), &["run", "--as-of", "2027-03-01"]);
+    assert_eq!(exit_code(&out), 99, "{}", stderr(&out));
+    assert!(stderr(&out).contains("no input"), "{}", stderr(&out));
+    assert_eq!(
+        scalar(
+            &wh,
+            "select status from runs where run_id = (select max(run_id) from runs)"
+        ),
+        "failed"
+    );
+    // 2: usage.
+    let out = cl(&wh, Some(&data), &["run", "--as-of", "yesterday"]);
+    assert_eq!(exit_code(&out), 2, "{}", stderr(&out));
+    let out = cl(
+        &wh,
+        Some(&data),
+        &["backfill", "--from", "2026-09-01", "--to", "2026-08-01"],
+    );
+    assert_eq!(exit_code(&out), 2, "{}", stderr(&out));
+    // 3: a file that cannot be read, named in the message; the tables stay as they were.
+    let before = published(&wh);
+    std::fs::write(
+        data.join("segment/events-2026-12.ndjson.gz"),
+        b"not gzip at all",
+    )
+    .unwrap();
+    let out = cl(&wh, Some(&data), &["run", "--as-of", DAY]);
+    assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("events-2026-12.ndjson.gz"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(published(&wh), before);
+    std::fs::remove_file(data.join("segment/events-2026-12.ndjson.gz")).unwrap();
+    // 1: a data check: a new handoff export whose rows all carry a negative MRR.
+    let header = std::fs::read_to_string(data.join("handoffs/handoffs.csv")).unwrap();
+    let header = header.lines().next().unwrap();
+    let bad: String = (0..20)
+        .map(|i| {
+            format!(
+                "D-9{i:05},acc_9{i:03},Bad Co,starter,smb,Media,NA,10,5,2026-01-01,2027-01-01,\
+                 -100,,USD,Riley Chen,Alex Kim,2025-12-01T00:00:00Z,2025-12-01T00:00:00Z,,,,,,\n"
+            )
+        })
+        .collect();
+    std::fs::write(
+        data.join("handoffs/bad-export.csv"),
+        format!("{header}\n{bad}"),
+    )
+    .unwrap();
+    let out = cl(&wh, Some(&data), &["run", "--as-of", DAY]);
+    assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("data check failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(published(&wh), before);
+}
+
+#[test]
+fn json_logs_and_run_results_describe_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let copy = dir.path().join("run_results.json");
+    let out = cl(
+        &wh,
+        None,
+        &[
+            "--log-format",
+            "json",
+            "--run-results",
+            copy.to_str().unwrap(),
+            "run",
+            "--as-of",
+            DAY,
+        ],
+    );
+    ok(&out);
+    let results: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON");
+    assert_eq!(results["status"], "success");
+    assert_eq!(results["exit_code"], 0);
+    assert_eq!(results["as_of"][0], DAY);
+    let steps = results["results"].as_array().unwrap();
+    let customer = steps
+        .iter()
+        .find(|s| s["unique_id"] == "table.customer_daily")
+        .expect("customer_daily in the results");
+    assert_eq!(
+        customer["rows"].as_u64().unwrap().to_string(),
+        scalar(
+            &wh,
+            &format!("select count(*) from customer_daily where as_of_date = date '{DAY}'")
+        )
+    );
+    assert!(steps.iter().any(|s| s["unique_id"] == "source.events"));
+    assert!(
+        results["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["passed"] == true)
+    );
+    for line in stderr(&out).lines() {
+        let event: serde_json::Value =
+            serde_json::from_str(line).expect("each stderr line is JSON");
+        assert!(event["event"].is_string(), "{line}");
+    }
+    let run_id = results["metadata"]["run_id"].as_str().unwrap();
+    let published: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(wh.join(format!("_run_results/{run_id}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(published, results);
+    let copied: serde_json::Value = serde_json::from_slice(&std::fs::read(&copy).unwrap()).unwrap();
+    assert_eq!(copied, results);
+
+    // A skipped date says so in the same shape, with exit code 99.
+    let out = cl(
+        &wh,
+        None,
+        &["--log-format", "json", "run", "--as-of", "2027-03-01"],
+    );
+    assert_eq!(exit_code(&out), 99);
+    let results: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(results["status"], "skipped");
+    assert_eq!(results["exit_code"], 99);
+}
