@@ -29,8 +29,7 @@ if [ ! -f "$stamp" ] || [ ! -x "$VENV/bin/airflow" ]; then
   step "installing apache-airflow==$AIRFLOW_VERSION into $VENV"
   "${PYTHON:-python3}" -m venv "$VENV"
   "$VENV/bin/pip" install --disable-pip-version-check -q -U pip
-  constraints=()
-  [ -n "${AIRFLOW_CONSTRAINTS:-}" ] && constraints=(-c "$AIRFLOW_CONSTRAINTS")
+  constraints=(-c "${AIRFLOW_CONSTRAINTS:-$ROOT/tests/airflow/constraints.txt}")
   "$VENV/bin/pip" install --disable-pip-version-check -q "${constraints[@]}" \
     "apache-airflow==$AIRFLOW_VERSION"
   touch "$stamp"
