@@ -121,7 +121,15 @@ fn the_pipeline_runs_against_an_s3_bucket() {
     let warehouse = format!("s3://{BUCKET}/warehouse");
     let out = cl(
         &endpoint,
-        &["--data-root", &sources, "--warehouse", &warehouse, "run", "--as-of", DAY],
+        &[
+            "--data-root",
+            &sources,
+            "--warehouse",
+            &warehouse,
+            "run",
+            "--as-of",
+            DAY,
+        ],
     );
     ok(&out);
     assert!(
@@ -135,7 +143,13 @@ fn the_pipeline_runs_against_an_s3_bucket() {
     let local_wh = local.path().join("wh");
     ok(&cl(
         &endpoint,
-        &["--warehouse", local_wh.to_str().unwrap(), "run", "--as-of", DAY],
+        &[
+            "--warehouse",
+            local_wh.to_str().unwrap(),
+            "run",
+            "--as-of",
+            DAY,
+        ],
     ));
     let in_s3 = table_rows(&warehouse);
     let on_disk = table_rows(local_wh.to_str().unwrap());
@@ -154,15 +168,29 @@ fn the_pipeline_runs_against_an_s3_bucket() {
     // A re-run reads nothing new and changes nothing; no lock or work area is left.
     let again = cl(
         &endpoint,
-        &["--data-root", &sources, "--warehouse", &warehouse, "run", "--as-of", DAY],
+        &[
+            "--data-root",
+            &sources,
+            "--warehouse",
+            &warehouse,
+            "run",
+            "--as-of",
+            DAY,
+        ],
     );
     ok(&again);
     assert!(stdout(&again).contains("no file is new or changed"));
     assert!(table_rows(&warehouse) == in_s3);
     let keys = list_keys(&warehouse);
-    assert!(!keys.iter().any(|k| k == "_lock" || k.starts_with("_work/")), "{keys:?}");
+    assert!(
+        !keys.iter().any(|k| k == "_lock" || k.starts_with("_work/")),
+        "{keys:?}"
+    );
     assert!(keys.iter().any(|k| k.starts_with("_state/raw/events/")));
-    assert!(keys.iter().any(|k| k == "customer_daily/as_of_date=2026-08-24/part-0.parquet"));
+    assert!(
+        keys.iter()
+            .any(|k| k == "customer_daily/as_of_date=2026-08-24/part-0.parquet")
+    );
 
     // The lock is an object: a second run is refused, naming the holder.
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
@@ -176,10 +204,22 @@ fn the_pipeline_runs_against_an_s3_bucket() {
     );
     let locked = cl(
         &endpoint,
-        &["--data-root", &sources, "--warehouse", &warehouse, "run", "--as-of", DAY],
+        &[
+            "--data-root",
+            &sources,
+            "--warehouse",
+            &warehouse,
+            "run",
+            "--as-of",
+            DAY,
+        ],
     );
     assert_eq!(exit_code(&locked), 3, "{}", stderr(&locked));
-    assert!(stderr(&locked).contains("locked by run r-held"), "{}", stderr(&locked));
+    assert!(
+        stderr(&locked).contains("locked by run r-held"),
+        "{}",
+        stderr(&locked)
+    );
     ok(&cl(&endpoint, &["--warehouse", &warehouse, "unlock"]));
     assert!(!list_keys(&warehouse).iter().any(|k| k == "_lock"));
 }

@@ -75,8 +75,14 @@ pub fn all_tables(outcome: &BuildOutcome) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// Computes the marts for `dates` into the operation's scratch directory; returns what to
-/// publish: each built date's partition of the dated tables, and the whole tables.
+/// Dates computed in one pass of every model. A pass also computes the dates 7 and 30 days
+/// before each, so memory grows with the dates of a pass; 31 keeps a one-year daily backfill
+/// of a few hundred accounts well inside the default 2 GiB pool, in 12 passes.
+const DATES_PER_PASS: usize = 31;
+
+/// Computes the marts for `dates` into the operation's scratch directory, in passes of
+/// [`DATES_PER_PASS`] dates (the whole tables in the last); returns what to publish: each
+/// built date's partition of the dated tables, and the whole tables.
 pub async fn build_step(
     pipeline: &Pipeline,
     op: &mut Operation,
@@ -86,10 +92,33 @@ pub async fn build_step(
     let last = dates.iter().max().copied().map(date_to_days);
     op.run.as_of = first.zip(last);
     let started = std::time::Instant::now();
-    let spinner = output::spinner(&format!("building {}", marts::describe_dates(dates)));
-    let outcome = marts::build(pipeline, &op.warehouse, dates, op.scratch()).await;
-    spinner.finish_and_clear();
-    let outcome = outcome?;
+    let (dates, skipped) = marts::dates_with_input(&op.warehouse, dates).await?;
+    let passes: Vec<&[NaiveDate]> = dates.chunks(DATES_PER_PASS).collect();
+    let progress = output::progress(dates.len() as u64, "building");
+    let mut publication = Publication::new(&op.run.id);
+    let mut total: Option<BuildOutcome> = None;
+    for (pass, chunk) in passes.iter().enumerate() {
+        progress.set_message(marts::describe_dates(chunk));
+        let last_pass = pass + 1 == passes.len();
+        let work = op.scratch().join(format!("pass-{pass}"));
+        let outcome = marts::build(pipeline, &op.warehouse, chunk, &work, last_pass).await?;
+        plan_publication(&op.warehouse, op.scratch(), &outcome, &mut publication).await?;
+        progress.inc(chunk.len() as u64);
+        total = Some(match total {
+            None => outcome,
+            Some(mut sum) => {
+                for ((_, rows), (_, more)) in sum.tables.iter_mut().zip(&outcome.tables) {
+                    *rows += more;
+                }
+                sum.dates.extend(outcome.dates);
+                sum.whole_tables = outcome.whole_tables;
+                sum
+            }
+        });
+    }
+    progress.finish_and_clear();
+    let mut outcome = total.expect("at least one pass");
+    outcome.skipped = skipped;
     let seconds = started.elapsed().as_secs_f64();
     op.results.as_of = outcome.dates.iter().map(|d| d.to_string()).collect();
     op.results.skipped_dates = outcome.skipped.iter().map(|d| d.to_string()).collect();
@@ -101,11 +130,10 @@ pub async fn build_step(
         serde_json::json!({
             "dates": outcome.dates.len(),
             "skipped": outcome.skipped.len(),
+            "passes": passes.len(),
             "seconds": seconds,
         }),
     );
-    let mut publication = Publication::new(&op.run.id);
-    plan_publication(&op.warehouse, op.scratch(), &outcome, &mut publication).await?;
     Ok((outcome, publication))
 }
 

@@ -75,9 +75,16 @@ pub async fn ingest_step(
     full_refresh: bool,
 ) -> IngestOutcome {
     let started = std::time::Instant::now();
-    let spinner = output::spinner("ingesting");
-    let mut outcome = ingest::ingest(pipeline, &op.warehouse, op.scratch(), full_refresh).await;
-    spinner.finish_and_clear();
+    let progress = output::progress(0, "reading");
+    let mut outcome = ingest::ingest(
+        pipeline,
+        &op.warehouse,
+        op.scratch(),
+        full_refresh,
+        &progress,
+    )
+    .await;
+    progress.finish_and_clear();
     if outcome.result.is_ok() {
         let mut publication = Publication::new(&op.run.id);
         outcome.result = match outcome

@@ -102,6 +102,7 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
             .progress_chars("=> "),
     );
     bar.set_prefix(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
 

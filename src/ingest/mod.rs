@@ -27,6 +27,7 @@ use datafusion::arrow::array::{Int32Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use indicatif::ProgressBar;
 use reader::{Item, Projection, SourceFile, read_records};
 use shape::{Rejection, Shaper, raw_tables};
 use staging::STAGING_MODELS;
@@ -175,6 +176,7 @@ pub async fn ingest(
     warehouse: &Warehouse,
     work: &Path,
     full_refresh: bool,
+    progress: &ProgressBar,
 ) -> IngestOutcome {
     let quarantine_file = work.join("quarantine.parquet");
     let mut outcome = IngestOutcome {
@@ -241,6 +243,7 @@ pub async fn ingest(
                 }
                 plans.push((file, plan));
             }
+            progress.inc_length(plans.len() as u64);
             read_source(
                 source,
                 pipeline,
@@ -248,6 +251,7 @@ pub async fn ingest(
                 &raw_dir,
                 &mut quarantine,
                 &mut report,
+                progress,
             )
         }
         .await;
@@ -316,6 +320,7 @@ pub async fn ingest(
         outcome.unchanged = true;
         return outcome;
     }
+    progress.set_message("deduplicating and staging (sql/staging)");
     outcome.result = stage(pipeline, warehouse, &raw_dir, &files_ordered, &mut outcome).await;
     outcome
 }
@@ -356,6 +361,7 @@ fn read_source(
     raw_dir: &Path,
     quarantine: &mut Quarantine,
     report: &mut SourceReport,
+    progress: &ProgressBar,
 ) -> Result<Vec<FileState>> {
     let shaper = Shaper::new(source, pipeline);
     let fields = source.kind.fields();
@@ -363,6 +369,8 @@ fn read_source(
     let required: Vec<bool> = fields.iter().map(|f| f.required).collect();
     let mut states = Vec::new();
     for (file, plan) in plans {
+        progress.set_message(file.location());
+        progress.inc(1);
         report.files += 1;
         let stat = match plan {
             Plan::Keep(kept) => {

@@ -335,11 +335,15 @@ pub struct BuildOutcome {
 }
 
 /// Computes the marts for `dates` from the staged tables in `warehouse`.
+///
+/// With `whole_tables`, also rewrites the retention tables and cohorts as of the last date
+/// (a backfill asks for them in its last pass only).
 pub async fn build(
     pipeline: &Pipeline,
     warehouse: &Warehouse,
     dates: &[NaiveDate],
     work: &Path,
+    whole_tables: bool,
 ) -> Result<BuildOutcome> {
     let Some(model) = &pipeline.health else {
         return Err(Error::Usage(format!(
@@ -358,21 +362,7 @@ pub async fn build(
     let ctx = engine::bounded_session(pipeline.memory_limit, &spill)?;
     crate::ingest::register_staged(&ctx, warehouse).await?;
 
-    let (first, latest) = input_window(&ctx).await?;
-    let (dates, skipped): (Vec<NaiveDate>, Vec<NaiveDate>) = dates
-        .iter()
-        .partition(|d| first.is_some_and(|f| f <= **d) && latest.is_none_or(|l| **d <= l));
-    if dates.is_empty() {
-        let describe = |d: Option<NaiveDate>| d.map_or("none".to_string(), |d| d.to_string());
-        return Err(Error::NoInput(format!(
-            "nothing to build for {}: the first contract line starts {} and the latest \
-             event, page view or ticket is dated {} (a date's data has landed once a later \
-             or same-day row exists)",
-            describe_dates(&skipped),
-            describe(first),
-            describe(latest)
-        )));
-    }
+    let (dates, skipped) = split_by_input(&ctx, dates).await?;
     let requested: BTreeSet<i32> = dates.iter().map(|d| date_to_days(*d)).collect();
     let mut computed = requested.clone();
     for day in &requested {
@@ -382,7 +372,11 @@ pub async fn build(
     // health_cohorts scores accounts on every month start and on each boundary minus the
     // surprise lead, so those dates are computed too (point in time, like any other).
     let last = *requested.iter().next_back().expect("at least one date");
-    let boundaries = month_boundaries(&ctx, days_to_date(last)).await?;
+    let boundaries = if whole_tables {
+        month_boundaries(&ctx, days_to_date(last)).await?
+    } else {
+        Vec::new()
+    };
     for boundary in &boundaries {
         computed.insert(*boundary);
         computed.insert(boundary - pipeline.retention.surprise_lead_days as i32);
@@ -450,8 +444,11 @@ pub async fn build(
         .await?;
         tables.push((table.name.to_string(), rows));
     }
-    let whole_tables =
-        build_retention(&ctx, pipeline, days_to_date(last), &boundaries, &all).await?;
+    let whole_tables = if whole_tables {
+        build_retention(&ctx, pipeline, days_to_date(last), &boundaries, &all).await?
+    } else {
+        Vec::new()
+    };
     Ok(BuildOutcome {
         tables,
         tables_dir: all,
@@ -523,6 +520,46 @@ async fn build_retention(
         check_grain(ctx, table.name, table.grain, "").await?;
     }
     Ok(written)
+}
+
+/// Splits `dates` into those with input and those without (see [`input_window`]); fails
+/// with exit code 99 when none has input.
+async fn split_by_input(
+    ctx: &SessionContext,
+    dates: &[NaiveDate],
+) -> Result<(Vec<NaiveDate>, Vec<NaiveDate>)> {
+    let (first, latest) = input_window(ctx).await?;
+    let (with, without): (Vec<NaiveDate>, Vec<NaiveDate>) = dates
+        .iter()
+        .partition(|d| first.is_some_and(|f| f <= **d) && latest.is_none_or(|l| **d <= l));
+    if with.is_empty() {
+        let describe = |d: Option<NaiveDate>| d.map_or("none".to_string(), |d| d.to_string());
+        return Err(Error::NoInput(format!(
+            "nothing to build for {}: the first contract line starts {} and the latest \
+             event, page view or ticket is dated {} (a date's data has landed once a later \
+             or same-day row exists)",
+            describe_dates(&without),
+            describe(first),
+            describe(latest)
+        )));
+    }
+    Ok((with, without))
+}
+
+/// [`split_by_input`] over a warehouse's staged tables.
+pub async fn dates_with_input(
+    warehouse: &Warehouse,
+    dates: &[NaiveDate],
+) -> Result<(Vec<NaiveDate>, Vec<NaiveDate>)> {
+    if !warehouse.exists("stg_handoffs").await? {
+        return Err(Error::Usage(format!(
+            "no staged tables in {}; run `churnlake ingest` first",
+            warehouse.location
+        )));
+    }
+    let ctx = engine::session();
+    crate::ingest::register_staged(&ctx, warehouse).await?;
+    split_by_input(&ctx, dates).await
 }
 
 /// The dates with input: from the first contract line's start through the latest dated
