@@ -284,6 +284,19 @@ pub async fn register_location(
         .context(format!("registering {name} at {location}"))
 }
 
+/// Registers the warehouse table `name` under that name, if it has been published.
+pub async fn register_published(
+    ctx: &SessionContext,
+    warehouse: &crate::warehouse::Warehouse,
+    name: &str,
+    partition: Option<(&str, DataType)>,
+) -> Result<()> {
+    if warehouse.exists(name).await? {
+        register_location(ctx, name, &warehouse.url_of(name), partition).await?;
+    }
+    Ok(())
+}
+
 /// Runs a query and collects its batches.
 pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
     ctx.sql(sql)
@@ -346,10 +359,7 @@ pub async fn register_tables(
     crate::ingest::register_staged(ctx, warehouse).await?;
     crate::marts::register_marts(ctx, warehouse).await?;
     for table in crate::publish::runlog::LOG_TABLES {
-        if warehouse.exists(table).await? {
-            let partition = Some(("run_id", DataType::Utf8));
-            register_location(ctx, table, &warehouse.url_of(table), partition).await?;
-        }
+        register_published(ctx, warehouse, table, Some(("run_id", DataType::Utf8))).await?;
     }
     Ok(())
 }

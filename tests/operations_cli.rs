@@ -50,10 +50,6 @@ fn cl_env(wh: &Path, data: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -
     command.output().expect("churnlake runs")
 }
 
-fn ok(out: &Output) {
-    assert_eq!(exit_code(out), 0, "{}\n{}", stdout(out), stderr(out));
-}
-
 const DAY: &str = "2026-08-24";
 
 /// The rows a date's partitions hold, sorted by grain, for comparing warehouses.
@@ -80,33 +76,21 @@ fn dated_rows(wh: &Path, date: &str) -> Vec<Vec<String>> {
 
 /// Every table's rows, sorted, except the run log (which differs by run).
 fn all_rows(wh: &Path) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    for table in [
-        "stg_handoffs",
-        "stg_events",
-        "stg_tickets",
-        "customer_daily",
-        "health_scores",
-        "playbook_actions",
-        "mrr_monthly",
-        "retention_monthly",
-        "churn_cohorts",
-        "health_cohorts",
-    ] {
-        let mut table_rows = query(wh, &format!("select * from {table}"));
-        table_rows.sort();
-        rows.push(vec![format!("-- {table}: {} rows", table_rows.len())]);
-        rows.append(&mut table_rows);
-    }
-    rows
-}
-
-/// Fails with the first row that differs, not two whole tables.
-fn assert_same(actual: &[Vec<String>], expected: &[Vec<String>], what: &str) {
-    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
-        assert_eq!(a, e, "{what}: row {i} differs");
-    }
-    assert_eq!(actual.len(), expected.len(), "{what}: row counts differ");
+    table_rows(
+        wh,
+        &[
+            "stg_handoffs",
+            "stg_events",
+            "stg_tickets",
+            "customer_daily",
+            "health_scores",
+            "playbook_actions",
+            "mrr_monthly",
+            "retention_monthly",
+            "churn_cohorts",
+            "health_cohorts",
+        ],
+    )
 }
 
 #[test]

@@ -69,30 +69,22 @@ fn cl(endpoint: &str, args: &[&str]) -> Output {
     command.output().expect("churnlake runs")
 }
 
-fn ok(out: &Output) {
-    assert_eq!(exit_code(out), 0, "{}\n{}", stdout(out), stderr(out));
-}
-
 /// Sorted rows of each table, read with the library (S3 settings from the environment).
-fn table_rows(warehouse: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    for table in [
-        "stg_handoffs",
-        "stg_events",
-        "stg_tickets",
-        "customer_daily",
-        "health_scores",
-        "playbook_actions",
-        "mrr_monthly",
-        "retention_monthly",
-        "health_cohorts",
-    ] {
-        let mut table_rows = query(Path::new(warehouse), &format!("select * from {table}"));
-        table_rows.sort();
-        rows.push(vec![format!("-- {table}: {} rows", table_rows.len())]);
-        rows.append(&mut table_rows);
-    }
-    rows
+fn all_rows(warehouse: &str) -> Vec<Vec<String>> {
+    table_rows(
+        Path::new(warehouse),
+        &[
+            "stg_handoffs",
+            "stg_events",
+            "stg_tickets",
+            "customer_daily",
+            "health_scores",
+            "playbook_actions",
+            "mrr_monthly",
+            "retention_monthly",
+            "health_cohorts",
+        ],
+    )
 }
 
 #[test]
@@ -119,18 +111,21 @@ fn the_pipeline_runs_against_an_s3_bucket() {
     );
     let sources = format!("s3://{BUCKET}/sources");
     let warehouse = format!("s3://{BUCKET}/warehouse");
-    let out = cl(
-        &endpoint,
-        &[
-            "--data-root",
-            &sources,
-            "--warehouse",
-            &warehouse,
-            "run",
-            "--as-of",
-            DAY,
-        ],
-    );
+    let run_in_bucket = || {
+        cl(
+            &endpoint,
+            &[
+                "--data-root",
+                &sources,
+                "--warehouse",
+                &warehouse,
+                "run",
+                "--as-of",
+                DAY,
+            ],
+        )
+    };
+    let out = run_in_bucket();
     ok(&out);
     assert!(
         stdout(&out).contains(&format!("{sources}/")),
@@ -151,10 +146,10 @@ fn the_pipeline_runs_against_an_s3_bucket() {
             DAY,
         ],
     ));
-    let in_s3 = table_rows(&warehouse);
-    let on_disk = table_rows(local_wh.to_str().unwrap());
+    let in_s3 = all_rows(&warehouse);
+    let on_disk = all_rows(local_wh.to_str().unwrap());
     assert_eq!(in_s3.len(), on_disk.len());
-    assert!(in_s3 == on_disk, "S3 and local warehouses differ");
+    assert_same(&in_s3, &on_disk, "S3 and local warehouses");
     assert_eq!(
         scalar(
             Path::new(&warehouse),
@@ -166,21 +161,10 @@ fn the_pipeline_runs_against_an_s3_bucket() {
     );
 
     // A re-run reads nothing new and changes nothing; no lock or work area is left.
-    let again = cl(
-        &endpoint,
-        &[
-            "--data-root",
-            &sources,
-            "--warehouse",
-            &warehouse,
-            "run",
-            "--as-of",
-            DAY,
-        ],
-    );
+    let again = run_in_bucket();
     ok(&again);
     assert!(stdout(&again).contains("no file is new or changed"));
-    assert!(table_rows(&warehouse) == in_s3);
+    assert_same(&all_rows(&warehouse), &in_s3, "after a re-run");
     let keys = list_keys(&warehouse);
     assert!(
         !keys.iter().any(|k| k == "_lock" || k.starts_with("_work/")),
@@ -202,18 +186,7 @@ fn the_pipeline_runs_against_an_s3_bucket() {
             host.trim()
         ),
     );
-    let locked = cl(
-        &endpoint,
-        &[
-            "--data-root",
-            &sources,
-            "--warehouse",
-            &warehouse,
-            "run",
-            "--as-of",
-            DAY,
-        ],
-    );
+    let locked = run_in_bucket();
     assert_eq!(exit_code(&locked), 3, "{}", stderr(&locked));
     assert!(
         stderr(&locked).contains("locked by run r-held"),

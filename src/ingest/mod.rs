@@ -32,7 +32,7 @@ use reader::{Item, Projection, SourceFile, read_records};
 use shape::{Rejection, Shaper, raw_tables};
 use staging::STAGING_MODELS;
 use state::{FileState, Manifest, Plan, SourceState};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -87,6 +87,17 @@ impl SourceReport {
         }
     }
 
+    /// Adds one file's figures, whether read now or kept from the manifest.
+    fn count_file(&mut self, file: &FileState) {
+        self.bytes += file.size;
+        self.bytes_decoded += file.bytes_decoded;
+        self.rows_read += file.rows_read;
+        self.rows_valid += file.rows_valid;
+        if file.rows_read == 0 {
+            self.empty_files += 1;
+        }
+    }
+
     fn check(&mut self, name: &str, passed: bool, detail: String) {
         self.failed |= !passed;
         self.checks.push(Check {
@@ -111,6 +122,8 @@ pub struct IngestOutcome {
     pub manifest: Manifest,
     pub new_raw_files: Vec<String>,
     pub kept_ids: BTreeSet<String>,
+    /// The raw files the warehouse held when the run started: file id → keys.
+    pub cached_raw: BTreeMap<String, Vec<String>>,
     /// No file was new, changed or removed: the staged tables stand as they are.
     pub unchanged: bool,
     pub result: Result<()>,
@@ -137,11 +150,11 @@ impl IngestOutcome {
             // `state/raw/...` in the scratch directory is `_state/raw/...` in the warehouse.
             publication.add_file(file, &format!("_{file}"));
         }
-        for entry in warehouse.list(state::RAW_DIR).await? {
-            let name = entry.key.rsplit('/').next().unwrap_or_default();
-            let id = name.strip_suffix(".parquet").unwrap_or(name);
+        for (id, keys) in &self.cached_raw {
             if !self.kept_ids.contains(id) {
-                publication.delete(&format!("{}/{}", state::RAW_DIR, entry.key));
+                for key in keys {
+                    publication.delete(&format!("{}/{key}", state::RAW_DIR));
+                }
             }
         }
         let manifest = serde_json::to_vec_pretty(&self.manifest).expect("a manifest serializes");
@@ -188,25 +201,36 @@ pub async fn ingest(
         manifest: Manifest::default(),
         new_raw_files: Vec::new(),
         kept_ids: BTreeSet::new(),
+        cached_raw: BTreeMap::new(),
         unchanged: false,
         result: Ok(()),
     };
     let previous = if full_refresh {
-        Ok((Manifest::default(), BTreeSet::new()))
+        Ok(Manifest::default())
     } else {
-        match Manifest::load(warehouse).await {
-            Ok(manifest) => state::cached_ids(warehouse)
-                .await
-                .map(|ids| (manifest, ids)),
-            Err(e) => Err(e),
-        }
+        Manifest::load(warehouse).await
     };
-    let (previous, cached) = match previous {
-        Ok(loaded) => loaded,
+    let loaded = match previous {
+        Ok(manifest) => state::cached_raw(warehouse)
+            .await
+            .map(|raw| (manifest, raw)),
+        Err(e) => Err(e),
+    };
+    let previous = match loaded {
+        Ok((manifest, raw)) => {
+            outcome.cached_raw = raw;
+            manifest
+        }
         Err(e) => {
             outcome.result = Err(e);
             return outcome;
         }
+    };
+    // A full refresh reuses no raw file, though it still replaces them all when publishing.
+    let reusable = if full_refresh {
+        BTreeMap::new()
+    } else {
+        outcome.cached_raw.clone()
     };
     let mut quarantine =
         match TableWriter::create(&quarantine_file, quarantine_columns(), pipeline.batch_rows) {
@@ -237,7 +261,7 @@ pub async fn ingest(
             let files = remote::resolve(source, work).await?;
             let mut plans = Vec::new();
             for file in files {
-                let plan = state::plan(prior, &fingerprint, &file, &cached)?;
+                let plan = state::plan(prior, &fingerprint, &file, &reusable)?;
                 if let state::Plan::Read { .. } = plan {
                     remote::fetch(&file).await?;
                 }
@@ -374,13 +398,7 @@ fn read_source(
         report.files += 1;
         let stat = match plan {
             Plan::Keep(kept) => {
-                report.bytes += kept.size;
-                report.bytes_decoded += kept.bytes_decoded;
-                report.rows_read += kept.rows_read;
-                report.rows_valid += kept.rows_valid;
-                if kept.rows_read == 0 {
-                    report.empty_files += 1;
-                }
+                report.count_file(kept);
                 states.push(kept.clone());
                 continue;
             }
@@ -442,15 +460,7 @@ fn read_source(
         for writer in writers {
             writer.finish()?;
         }
-        report.files_read += 1;
-        report.bytes += stat.size;
-        report.bytes_decoded += read.bytes;
-        report.rows_read += read.rows;
-        report.rows_valid += valid;
-        if read.rows == 0 {
-            report.empty_files += 1;
-        }
-        states.push(FileState {
+        let state = FileState {
             path: file.location(),
             size: stat.size,
             modified: stat.modified,
@@ -460,7 +470,10 @@ fn read_source(
             rows_read: read.rows,
             rows_valid: valid,
             bytes_decoded: read.bytes,
-        });
+        };
+        report.files_read += 1;
+        report.count_file(&state);
+        states.push(state);
     }
     report.rows_quarantined = report.rows_read - report.rows_valid;
     Ok(states)
@@ -711,12 +724,8 @@ async fn check_fx(ctx: &SessionContext, pipeline: &Pipeline) -> Result<()> {
 pub async fn register_staged(ctx: &SessionContext, warehouse: &Warehouse) -> Result<()> {
     warehouse.register_with(ctx);
     for model in STAGING_MODELS.iter().filter(|m| m.published) {
-        if !warehouse.exists(model.name).await? {
-            continue;
-        }
         let partition = model.partition_by.map(|c| (c, DataType::Date32));
-        engine::register_location(ctx, model.name, &warehouse.url_of(model.name), partition)
-            .await?;
+        engine::register_published(ctx, warehouse, model.name, partition).await?;
     }
     Ok(())
 }

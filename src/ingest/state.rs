@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::ingest::reader::SourceFile;
 use crate::warehouse::Warehouse;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::hash::Hasher;
 use std::io::Read;
 use twox_hash::XxHash3_64;
@@ -121,13 +121,13 @@ pub enum Plan {
 }
 
 /// Decides, per file, whether the earlier ingest still holds.
-/// `cached` holds the ids with raw files in the warehouse: a file whose raw rows are missing
+/// `cached` holds the raw files in the warehouse by id: a file whose raw rows are missing
 /// is read again.
 pub fn plan(
     previous: Option<&SourceState>,
     fingerprint: &str,
     file: &SourceFile,
-    cached: &BTreeSet<String>,
+    cached: &BTreeMap<String, Vec<String>>,
 ) -> Result<Plan> {
     let stat = FileStat::of(file)?;
     let Some(previous) = previous.filter(|p| p.fingerprint == fingerprint) else {
@@ -137,7 +137,7 @@ pub fn plan(
     let Some(known) = previous
         .files
         .iter()
-        .find(|f| f.path == path && cached.contains(&f.id))
+        .find(|f| f.path == path && cached.contains_key(&f.id))
     else {
         return Ok(Plan::Read { stat });
     };
@@ -183,15 +183,15 @@ pub fn file_id(path: &str, checksum: &str) -> String {
     format!("{:016x}-{checksum}", hasher.finish())
 }
 
-/// Ids of the files whose raw rows the warehouse holds.
-pub async fn cached_ids(warehouse: &Warehouse) -> Result<BTreeSet<String>> {
-    Ok(warehouse
-        .list(RAW_DIR)
-        .await?
-        .iter()
-        .filter_map(|entry| {
-            let name = entry.key.rsplit('/').next()?;
-            name.strip_suffix(".parquet").map(str::to_string)
-        })
-        .collect())
+/// The raw files the warehouse holds: file id → its keys under [`RAW_DIR`] (one per raw
+/// table of the source's kind).
+pub async fn cached_raw(warehouse: &Warehouse) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in warehouse.list(RAW_DIR).await? {
+        let name = entry.key.rsplit('/').next().unwrap_or_default();
+        if let Some(id) = name.strip_suffix(".parquet") {
+            files.entry(id.to_string()).or_default().push(entry.key);
+        }
+    }
+    Ok(files)
 }

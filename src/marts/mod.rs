@@ -334,7 +334,8 @@ pub struct BuildOutcome {
     pub whole_tables: Vec<(String, u64)>,
 }
 
-/// Computes the marts for `dates` from the staged tables in `warehouse`.
+/// Computes the marts for `dates` from the staged tables in `warehouse`. The dates are
+/// those [`dates_with_input`] keeps (it also checks that the staged tables exist).
 ///
 /// With `whole_tables`, also rewrites the retention tables and cohorts as of the last date
 /// (a backfill asks for them in its last pass only).
@@ -351,18 +352,11 @@ pub async fn build(
             pipeline.file.display()
         )));
     };
-    if !warehouse.exists("stg_handoffs").await? {
-        return Err(Error::Usage(format!(
-            "no staged tables in {}; run `churnlake ingest` first",
-            warehouse.location
-        )));
-    }
     let spill = work.join("spill");
     std::fs::create_dir_all(&spill).map_err(|e| Error::io(&spill, e))?;
     let ctx = engine::bounded_session(pipeline.memory_limit, &spill)?;
     crate::ingest::register_staged(&ctx, warehouse).await?;
 
-    let (dates, skipped) = split_by_input(&ctx, dates).await?;
     let requested: BTreeSet<i32> = dates.iter().map(|d| date_to_days(*d)).collect();
     let mut computed = requested.clone();
     for day in &requested {
@@ -452,8 +446,8 @@ pub async fn build(
     Ok(BuildOutcome {
         tables,
         tables_dir: all,
-        dates,
-        skipped,
+        dates: dates.to_vec(),
+        skipped: Vec::new(),
         schemas,
         whole_tables,
     })
@@ -523,12 +517,20 @@ async fn build_retention(
 }
 
 /// Splits `dates` into those with input and those without (see [`input_window`]); fails
-/// with exit code 99 when none has input.
-async fn split_by_input(
-    ctx: &SessionContext,
+/// with exit code 2 before any ingest, and 99 when no date has input.
+pub async fn dates_with_input(
+    warehouse: &Warehouse,
     dates: &[NaiveDate],
 ) -> Result<(Vec<NaiveDate>, Vec<NaiveDate>)> {
-    let (first, latest) = input_window(ctx).await?;
+    if !warehouse.exists("stg_handoffs").await? {
+        return Err(Error::Usage(format!(
+            "no staged tables in {}; run `churnlake ingest` first",
+            warehouse.location
+        )));
+    }
+    let ctx = engine::session();
+    crate::ingest::register_staged(&ctx, warehouse).await?;
+    let (first, latest) = input_window(&ctx).await?;
     let (with, without): (Vec<NaiveDate>, Vec<NaiveDate>) = dates
         .iter()
         .partition(|d| first.is_some_and(|f| f <= **d) && latest.is_none_or(|l| **d <= l));
@@ -544,22 +546,6 @@ async fn split_by_input(
         )));
     }
     Ok((with, without))
-}
-
-/// [`split_by_input`] over a warehouse's staged tables.
-pub async fn dates_with_input(
-    warehouse: &Warehouse,
-    dates: &[NaiveDate],
-) -> Result<(Vec<NaiveDate>, Vec<NaiveDate>)> {
-    if !warehouse.exists("stg_handoffs").await? {
-        return Err(Error::Usage(format!(
-            "no staged tables in {}; run `churnlake ingest` first",
-            warehouse.location
-        )));
-    }
-    let ctx = engine::session();
-    crate::ingest::register_staged(&ctx, warehouse).await?;
-    split_by_input(&ctx, dates).await
 }
 
 /// The dates with input: from the first contract line's start through the latest dated

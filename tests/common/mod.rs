@@ -13,6 +13,17 @@ pub fn churnlake(dir: &Path, args: &[&str]) -> Output {
         .expect("churnlake runs")
 }
 
+/// Asserts exit code 0, showing both streams otherwise.
+pub fn ok(output: &Output) {
+    assert_eq!(
+        exit_code(output),
+        0,
+        "{}\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
 pub fn exit_code(output: &Output) -> i32 {
     output.status.code().expect("exited normally")
 }
@@ -43,6 +54,27 @@ pub fn query(warehouse: &Path, sql: &str) -> Vec<Vec<String>> {
         let batches = churnlake::engine::query(&ctx, sql).await.unwrap();
         churnlake::engine::string_rows(&batches)
     })
+}
+
+/// Every row of each table, sorted, after a line naming the table and its row count: for
+/// comparing two warehouses.
+pub fn table_rows(warehouse: &Path, tables: &[&str]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for table in tables {
+        let mut table_rows = query(warehouse, &format!("select * from {table}"));
+        table_rows.sort();
+        rows.push(vec![format!("-- {table}: {} rows", table_rows.len())]);
+        rows.append(&mut table_rows);
+    }
+    rows
+}
+
+/// Fails with the first row that differs, not two whole tables.
+pub fn assert_same(actual: &[Vec<String>], expected: &[Vec<String>], what: &str) {
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert_eq!(a, e, "{what}: row {i} differs");
+    }
+    assert_eq!(actual.len(), expected.len(), "{what}: row counts differ");
 }
 
 /// A single value.
