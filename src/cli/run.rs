@@ -1,5 +1,5 @@
 //! `churnlake run` (the nightly job: ingest what is new, then build the date) and
-//! `churnlake backfill` (many dates in one pass).
+//! `churnlake backfill` (many dates, up to 31 per pass).
 
 use super::GlobalArgs;
 use super::build::{all_tables, build_step, run_build};
@@ -76,7 +76,7 @@ pub enum Every {
     Month,
 }
 
-/// Build the marts for every date of a range, in one pass over the staged tables.
+/// Build the marts for every date of a range, in passes of up to 31 dates.
 ///
 /// Each date's rows equal what `churnlake build --as-of` that date writes on the same
 /// inputs; the dated partitions are replaced, and the whole tables (retention, cohorts) are
