@@ -107,8 +107,37 @@ pub async fn run_model(
 /// The result is streamed sorted by the partition column and written one file at a time, so
 /// memory stays bounded by the session's pool (the sort spills) plus one row group, however
 /// many partitions there are; and the same input always gives the same file names.
-/// Returns the rows written.
+/// Returns the rows written, and logs a `table_written` event with the seconds it took and
+/// the process's peak RSS so far (where a model's time and memory go, in json logs).
 pub async fn write_table(
+    df: DataFrame,
+    name: &str,
+    dir: &Path,
+    partition_by: Option<&str>,
+) -> Result<u64> {
+    let started = std::time::Instant::now();
+    let rows = write_sorted(df, name, dir, partition_by).await?;
+    crate::cli::output::event(
+        "table_written",
+        serde_json::json!({
+            "table": name,
+            "rows": rows,
+            "seconds": started.elapsed().as_secs_f64(),
+            "peak_rss_bytes": peak_rss_bytes(),
+        }),
+    );
+    Ok(rows)
+}
+
+/// The process's peak resident set size (`VmHWM`), where the system tells it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+async fn write_sorted(
     df: DataFrame,
     name: &str,
     dir: &Path,

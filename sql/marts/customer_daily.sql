@@ -9,6 +9,14 @@ with as_of as (
     from as_of_dates
 ),
 
+-- The 30 days of each date's window, so windows are equi-joins on the day rather than range
+-- joins (which DataFusion runs as nested loops over every fact row).
+as_of_window as (
+    select as_of.as_of_date, as_of.as_of_day, cast(as_of.as_of_day - days_back.value as int) as day
+    from as_of
+    cross join generate_series(0, 29) as days_back
+),
+
 lines as (
     select
         *,
@@ -78,35 +86,82 @@ user_days as (
     group by account_id, user_id, cast(event_date as int), event
 ),
 
-usage as (
+-- The (account, user, day, event) rows of every date's 30-day window.
+windowed as (
     select
         user_days.account_id,
-        as_of.as_of_date,
-        sum(case when user_days.event_day > as_of.as_of_day - 7 then user_days.events else 0 end) as events_7d,
-        sum(user_days.events) as events_30d,
-        count(distinct case when user_days.event_day > as_of.as_of_day - 7 then user_days.user_id end) as active_users_7d,
-        count(distinct user_days.user_id) as active_users_30d,
-        count(distinct user_days.event_day) as active_days_30d,
-        count(distinct user_days.event) as distinct_features_30d
-    from as_of
-    join user_days
-        on user_days.event_day > as_of.as_of_day - 30
-        and user_days.event_day <= as_of.as_of_day
-    group by user_days.account_id, as_of.as_of_date
+        as_of_window.as_of_date,
+        as_of_window.as_of_day,
+        user_days.user_id,
+        user_days.event_day,
+        user_days.event,
+        user_days.events
+    from as_of_window
+    join user_days on user_days.event_day = as_of_window.day
+),
+
+-- One aggregation gives each window's users, days and features (a row per distinct value,
+-- marked by which set it belongs to): counting rows then counts distinct values, without
+-- count(distinct), whose per-group hash sets are slow and escape the memory pool.
+window_sets as (
+    select
+        account_id,
+        as_of_date,
+        as_of_day,
+        event_day,
+        sum(events) as events,
+        max(event_day) as last_day,
+        grouping(user_id) as no_user,
+        grouping(event_day) as no_day
+    from windowed
+    group by grouping sets (
+        (account_id, as_of_date, as_of_day, user_id),
+        (account_id, as_of_date, as_of_day, event_day),
+        (account_id, as_of_date, as_of_day, event)
+    )
+),
+
+usage as (
+    select
+        account_id,
+        as_of_date,
+        sum(events) filter (where no_day = 0 and event_day > as_of_day - 7) as events_7d,
+        sum(events) filter (where no_day = 0) as events_30d,
+        count(*) filter (where no_user = 0 and last_day > as_of_day - 7) as active_users_7d,
+        count(*) filter (where no_user = 0) as active_users_30d,
+        count(*) filter (where no_day = 0) as active_days_30d,
+        count(*) filter (where no_user = 1 and no_day = 1) as distinct_features_30d
+    from window_sets
+    group by account_id, as_of_date
 ),
 
 account_days as (
     select distinct account_id, event_day from user_days
 ),
 
+-- The latest active day on or before each date: the account's dates placed among its active
+-- days (a date after an active day of the same day number), with a running max.
 last_seen as (
-    select
-        account_days.account_id,
-        as_of.as_of_date,
-        as_of.as_of_day - max(account_days.event_day) as days_since_last_seen
-    from as_of
-    join account_days on account_days.event_day <= as_of.as_of_day
-    group by account_days.account_id, as_of.as_of_date, as_of.as_of_day
+    select account_id, as_of_date, day - last_active_day as days_since_last_seen
+    from (
+        select
+            account_id,
+            as_of_date,
+            day,
+            max(active_day) over (
+                partition by account_id
+                order by day, is_date
+                rows between unbounded preceding and current row
+            ) as last_active_day
+        from (
+            select account_id, cast(null as date) as as_of_date, event_day as day, event_day as active_day, 0 as is_date
+            from account_days
+            union all
+            select account_id, as_of_date, as_of_day, cast(null as int), 1
+            from contract
+        )
+    )
+    where as_of_date is not null and last_active_day is not null
 ),
 
 tickets as (
@@ -140,40 +195,71 @@ support as (
             and tickets.solved_day <= as_of.as_of_day
         ) as median_resolution_hours_90d
     from as_of
-    join tickets on tickets.created_day <= as_of.as_of_day
+    -- Only the tickets a figure can count: created in the 90 days, open at the date, or
+    -- solved in the 90 days.
+    join tickets
+        on tickets.created_day <= as_of.as_of_day
+        and (
+            tickets.created_day > as_of.as_of_day - 90
+            or tickets.solved_day is null
+            or tickets.solved_day > as_of.as_of_day - 90
+        )
     group by tickets.account_id, as_of.as_of_date
 ),
 
 help_site as (
+    select account_id, as_of_date, sum(views) as pageviews_30d, count(reader) as help_readers_30d
+    from (
+        select
+            pageviews.account_id,
+            as_of_window.as_of_date,
+            coalesce(pageviews.user_id, pageviews.anonymous_id) as reader,
+            count(*) as views
+        from as_of_window
+        join stg_pageviews as pageviews on cast(pageviews.event_date as int) = as_of_window.day
+        where pageviews.account_id is not null
+        group by 1, 2, 3
+    )
+    group by account_id, as_of_date
+),
+
+-- The latest response on or before each date, found like last_seen: responses numbered in
+-- order per account, each date placed after the responses of its day.
+responses as (
     select
-        pageviews.account_id,
-        as_of.as_of_date,
-        count(*) as pageviews_30d,
-        count(distinct coalesce(pageviews.user_id, pageviews.anonymous_id)) as help_readers_30d
-    from as_of
-    join stg_pageviews as pageviews
-        on cast(pageviews.event_date as int) > as_of.as_of_day - 30
-        and cast(pageviews.event_date as int) <= as_of.as_of_day
-    where pageviews.account_id is not null
-    group by pageviews.account_id, as_of.as_of_date
+        account_id,
+        score,
+        cast(responded_date as int) as responded_day,
+        row_number() over (
+            partition by account_id order by responded_at, response_id
+        ) as response_number
+    from stg_nps
+    where account_id is not null
 ),
 
 nps as (
-    select account_id, as_of_date, score as last_nps
+    select latest.account_id, latest.as_of_date, responses.score as last_nps
     from (
         select
-            responses.account_id,
-            as_of.as_of_date,
-            responses.score,
-            row_number() over (
-                partition by responses.account_id, as_of.as_of_date
-                order by responses.responded_at desc, responses.response_id desc
-            ) as response_rank
-        from as_of
-        join stg_nps as responses on cast(responses.responded_date as int) <= as_of.as_of_day
-        where responses.account_id is not null
-    )
-    where response_rank = 1
+            account_id,
+            as_of_date,
+            max(response_number) over (
+                partition by account_id
+                order by day, is_date
+                rows between unbounded preceding and current row
+            ) as response_number
+        from (
+            select account_id, cast(null as date) as as_of_date, responded_day as day, response_number, 0 as is_date
+            from responses
+            union all
+            select account_id, as_of_date, as_of_day, cast(null as bigint), 1
+            from contract
+        )
+    ) as latest
+    join responses
+        on responses.account_id = latest.account_id
+        and responses.response_number = latest.response_number
+    where latest.as_of_date is not null
 ),
 
 joined as (

@@ -15,8 +15,8 @@ use super::encode::{JsonObject, Timestamp, truncate_mid_line};
 use super::sample::poisson;
 use super::sink::{Compression, LineFile};
 use super::vocab::{FEATURES, Feature};
-use super::world::{DAY_MS, Month, World};
-use super::{Result, SourceOutput};
+use super::world::{DAY_MS, Month, World, ends_calendar_month};
+use super::{Result, SourceOutput, Volume};
 
 const DIRECTORY: &str = "segment";
 /// Chance that a seen user is active on a fully engaged weekday / weekend day.
@@ -108,7 +108,7 @@ impl Plant {
 
 pub(super) fn write(
     world: &World,
-    events_per_user_day: f64,
+    volume: &Volume,
     root: &Path,
     rng: &mut impl Rng,
     defects: &mut DefectLog,
@@ -118,17 +118,25 @@ pub(super) fn write(
     let mut calls = Vec::new();
     let mut line = String::new();
     let mut retried_next_month: Vec<String> = Vec::new();
-    for month in &months {
+    // Plants and cross-month retries follow calendar months, so daily files hold the same
+    // rows as monthly ones.
+    let calendar_months = months.last().map_or(0, |m| m.calendar + 1);
+    for (position, month) in months.iter().enumerate() {
         let compression = Compression::rotating(month.index);
         let mut file = LineFile::create(root, &month_file(month), compression)?;
         for retry in retried_next_month.drain(..) {
             file.write_line(retry.as_bytes())?;
         }
         let has_next_month = month.index + 1 < months.len();
-        let mut plants = Plant::for_month(month.index, months.len());
+        let mut plants = if month.opens_calendar_month(position.checked_sub(1).map(|p| &months[p]))
+        {
+            Plant::for_month(month.calendar, calendar_months)
+        } else {
+            Vec::new()
+        };
         for day in month.days() {
             let date = day.to_string();
-            simulate_day(world, day, events_per_user_day, rng, &mut calls);
+            simulate_day(world, day, volume, rng, &mut calls);
             for call in &calls {
                 line.clear();
                 encode_call(&mut line, world, day, &date, call);
@@ -138,7 +146,7 @@ pub(super) fn write(
                 }
                 if rng.random_bool(RETRY_RATE) {
                     // A retry of a late call sometimes lands in the next month's export.
-                    if has_next_month && day == month.last_day && rng.random_bool(0.5) {
+                    if has_next_month && ends_calendar_month(day) && rng.random_bool(0.5) {
                         retried_next_month.push(line.clone());
                     } else {
                         file.write_line(line.as_bytes())?;
@@ -159,24 +167,25 @@ pub(super) fn write(
 fn simulate_day(
     world: &World,
     day: NaiveDate,
-    events_per_user_day: f64,
+    volume: &Volume,
     rng: &mut impl Rng,
     calls: &mut Vec<Call>,
 ) {
     calls.clear();
     let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
-    let active_rate = if weekend {
-        WEEKEND_ACTIVE_RATE
-    } else {
-        WEEKDAY_ACTIVE_RATE
-    };
+    let active_rate = volume.activity
+        * if weekend {
+            WEEKEND_ACTIVE_RATE
+        } else {
+            WEEKDAY_ACTIVE_RATE
+        };
     for (account_index, account) in world.accounts.iter().enumerate() {
         let engagement = account.engagement(day, &world.history);
         if engagement <= 0.0 {
             continue;
         }
         let features = account.features_in_use(day, engagement, &world.history);
-        let mean_events = events_per_user_day * (0.5 + 0.5 * engagement.min(1.5));
+        let mean_events = volume.events_per_user_day * (0.5 + 0.5 * engagement.min(1.5));
         for (user_index, user) in account.users.iter().enumerate() {
             let first_day = user.first_seen == Some(day);
             let returns = user.seen_before(day)

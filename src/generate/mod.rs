@@ -61,10 +61,38 @@ pub struct GenerateOptions {
     pub end_date: chrono::NaiveDate,
     /// Output directory; created if missing.
     pub out: PathBuf,
-    /// Mean track events per active user per active day (default 3.0).
-    pub events_per_user_day: f64,
+    /// How much each user does: events, help-site reads, tickets.
+    pub volume: Volume,
+    /// From this day on, events and page views go to one file per day (for benchmarks that
+    /// land one new day at a time); the rows are the same either way.
+    pub daily_files_from: Option<chrono::NaiveDate>,
     /// Plant malformed rows (default true).
     pub malformed: bool,
+}
+
+/// Rates per user that set a dataset's volume for its number of accounts. The defaults give
+/// the demo's busy accounts; the benchmark scales use a long tail of quieter ones.
+#[derive(Clone, Copy, Debug)]
+pub struct Volume {
+    /// Mean track events per active user per active day (at least 1).
+    pub events_per_user_day: f64,
+    /// Multiplies the chance that a known user comes back on a given day (1 = the demo).
+    pub activity: f64,
+    /// Mean help-site page views per user per day, at normal help need.
+    pub reads_per_user_day: f64,
+    /// Mean tickets per user per day, at normal support load.
+    pub tickets_per_user_day: f64,
+}
+
+impl Default for Volume {
+    fn default() -> Self {
+        Volume {
+            events_per_user_day: 3.0,
+            activity: 1.0,
+            reads_per_user_day: 0.012,
+            tickets_per_user_day: 0.002,
+        }
+    }
 }
 
 /// What a run wrote.
@@ -129,15 +157,26 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     let mut defects = DefectLog::new(opts.malformed);
 
     let handoffs = handoffs::write(&world, root, &mut rng(Stream::Handoffs), &mut defects)?;
-    let tickets = tickets::write(&world, root, &mut rng(Stream::Tickets), &mut defects)?;
+    let tickets = tickets::write(
+        &world,
+        opts.volume.tickets_per_user_day,
+        root,
+        &mut rng(Stream::Tickets),
+        &mut defects,
+    )?;
     let events = events::write(
         &world,
-        opts.events_per_user_day,
+        &opts.volume,
         root,
         &mut rng(Stream::Events),
         &mut defects,
     )?;
-    let pageviews = pageviews::write(&world, root, &mut rng(Stream::Pageviews))?;
+    let pageviews = pageviews::write(
+        &world,
+        opts.volume.reads_per_user_day,
+        root,
+        &mut rng(Stream::Pageviews),
+    )?;
     let nps = nps::write(&world, root, &mut rng(Stream::Nps), &mut defects)?;
     let fx_rates = fx_rates::write(&world, root, &mut rng(Stream::FxRates))?;
     let answer_keys = [
@@ -185,15 +224,18 @@ impl GenerateOptions {
                 "generate at least 30 days, so planted churn and renewals fall inside the history",
             );
         }
-        if !(0.0..=100.0).contains(&self.events_per_user_day) {
+        if !(0.0..=100.0).contains(&self.volume.events_per_user_day) {
             return invalid(
                 "events_per_user_day",
-                self.events_per_user_day.to_string(),
+                self.volume.events_per_user_day.to_string(),
                 "use a number from 0 to 100",
             );
         }
         match History::ending_on(self.end_date, self.days) {
-            Some(history) => Ok(history),
+            Some(history) => Ok(History {
+                daily_files_from: self.daily_files_from,
+                ..history
+            }),
             None => invalid(
                 "days",
                 self.days.to_string(),

@@ -17,8 +17,6 @@ use super::world::{Account, DAY_MS, Month, World};
 use super::{Result, SourceOutput};
 
 const DIRECTORY: &str = "helpsite";
-/// Help pages a user of a healthy account reads per day.
-const READS_PER_USER_DAY: f64 = 0.012;
 /// Anonymous visitors (prospects, people not logged in) per account per day.
 const ANONYMOUS_READS_PER_ACCOUNT_DAY: f64 = 0.03;
 /// Views by a known user sent without `context.groupId`.
@@ -47,7 +45,13 @@ enum Reader {
     },
 }
 
-pub(super) fn write(world: &World, root: &Path, rng: &mut impl Rng) -> Result<SourceOutput> {
+/// `reads_per_user_day`: help pages a user of a healthy account reads per day.
+pub(super) fn write(
+    world: &World,
+    reads_per_user_day: f64,
+    root: &Path,
+    rng: &mut impl Rng,
+) -> Result<SourceOutput> {
     let mut output = SourceOutput::default();
     let mut views = Vec::new();
     let mut line = String::new();
@@ -55,7 +59,7 @@ pub(super) fn write(world: &World, root: &Path, rng: &mut impl Rng) -> Result<So
         let mut file = LineFile::create(root, &month_file(month), Compression::Plain)?;
         for day in month.days() {
             let date = day.to_string();
-            simulate_day(world, day, rng, &mut views);
+            simulate_day(world, reads_per_user_day, day, rng, &mut views);
             for view in &views {
                 line.clear();
                 encode_view(&mut line, world, &date, view);
@@ -69,13 +73,19 @@ pub(super) fn write(world: &World, root: &Path, rng: &mut impl Rng) -> Result<So
 }
 
 /// Samples the day's page views into `views`, in timestamp order.
-fn simulate_day(world: &World, day: NaiveDate, rng: &mut impl Rng, views: &mut Vec<View>) {
+fn simulate_day(
+    world: &World,
+    reads_per_user_day: f64,
+    day: NaiveDate,
+    rng: &mut impl Rng,
+    views: &mut Vec<View>,
+) {
     views.clear();
     for (account_index, account) in world.accounts.iter().enumerate() {
         if !account.in_force(day) {
             continue;
         }
-        let mean = READS_PER_USER_DAY * account.users.len() as f64 * account.help_need(day);
+        let mean = reads_per_user_day * account.users.len() as f64 * account.help_need(day);
         for _ in 0..poisson(rng, mean) {
             let user_index = rng.random_range(0..account.users.len());
             // Only users the identity map already knows, so an ungrouped view still resolves.

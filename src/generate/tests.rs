@@ -19,7 +19,8 @@ fn options(out: &Path) -> GenerateOptions {
         seed: 42,
         end_date: NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
         out: out.to_path_buf(),
-        events_per_user_day: 3.0,
+        volume: Volume::default(),
+        daily_files_from: None,
         malformed: true,
     }
 }
@@ -428,4 +429,61 @@ fn too_short_a_history_is_refused_with_the_value() {
         error.to_string(),
         "invalid `days` 7: generate at least 30 days, so planted churn and renewals fall inside the history"
     );
+}
+
+#[test]
+fn daily_files_hold_the_same_calls_and_views_as_monthly_files() {
+    let monthly = tempfile::tempdir().unwrap();
+    let daily = tempfile::tempdir().unwrap();
+    let end = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+    generate(&options(monthly.path())).unwrap();
+    // From the second-to-last month's end on, so a cross-month retry lands in a day file.
+    let split = NaiveDate::from_ymd_opt(2026, 9, 29).unwrap();
+    generate(&GenerateOptions {
+        daily_files_from: Some(split),
+        ..options(daily.path())
+    })
+    .unwrap();
+    let files = files_under(daily.path());
+    let day_files: Vec<&String> = files
+        .keys()
+        .filter(|name| name.starts_with("segment/events-2026-10-"))
+        .collect();
+    assert_eq!(
+        day_files.len(),
+        31,
+        "one events file per day of October: {day_files:?}"
+    );
+    assert!(
+        files
+            .keys()
+            .any(|name| name.starts_with("segment/events-2026-09.ndjson"))
+    );
+    assert!(
+        files
+            .keys()
+            .any(|name| name.starts_with(&format!("helpsite/pages-{end}")))
+    );
+    for directory in ["segment/", "helpsite/"] {
+        let sorted_lines = |root: &Path| {
+            let mut all: Vec<Vec<u8>> = files_under(root)
+                .iter()
+                .filter(|(name, _)| name.starts_with(directory))
+                .flat_map(|(_, path)| {
+                    lines(&content(path))
+                        .into_iter()
+                        .map(<[u8]>::to_vec)
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            all.sort();
+            all
+        };
+        let (by_month, by_day) = (sorted_lines(monthly.path()), sorted_lines(daily.path()));
+        assert!(by_month.len() > 1000, "{directory} has rows");
+        assert!(
+            by_month == by_day,
+            "{directory}: daily files hold other rows"
+        );
+    }
 }

@@ -23,8 +23,6 @@ const FIRST_EXPORT: &str = "tickets/tickets-0001.ndjson";
 const SECOND_EXPORT: &str = "tickets/tickets-0002.ndjson.gz";
 pub(super) const EXPORTS: [&str; 2] = [FIRST_EXPORT, SECOND_EXPORT];
 
-/// Tickets a user of a healthy account files per day.
-const TICKETS_PER_USER_DAY: f64 = 0.002;
 /// Tickets whose requester Zendesk could not place in an organization.
 const WITHOUT_ORGANIZATION_SHARE: f64 = 0.10;
 /// Tickets never solved: they stay open to the end.
@@ -176,13 +174,15 @@ impl Ticket {
     }
 }
 
+/// `tickets_per_user_day`: tickets a user of a healthy account files per day.
 pub(super) fn write(
     world: &World,
+    tickets_per_user_day: f64,
     root: &Path,
     rng: &mut impl Rng,
     defects: &mut DefectLog,
 ) -> Result<SourceOutput> {
-    let tickets = file_tickets(world, rng);
+    let tickets = file_tickets(world, tickets_per_user_day, rng);
     let cutoff = world.history.day_at(2.0 / 3.0).and_time(NaiveTime::MIN);
     let first = export_rows(&tickets, cutoff, None);
     let second = export_rows(&tickets, world.history.end_instant(), Some(cutoff));
@@ -218,7 +218,7 @@ pub(super) fn write(
 }
 
 /// Every ticket of the history, ids issued in creation order as Zendesk does.
-fn file_tickets(world: &World, rng: &mut impl Rng) -> Vec<Ticket> {
+fn file_tickets(world: &World, tickets_per_user_day: f64, rng: &mut impl Rng) -> Vec<Ticket> {
     let mut tickets = Vec::new();
     for (account_index, account) in world.accounts.iter().enumerate() {
         for day in world.history.days() {
@@ -226,7 +226,7 @@ fn file_tickets(world: &World, rng: &mut impl Rng) -> Vec<Ticket> {
                 continue;
             }
             let mean =
-                TICKETS_PER_USER_DAY * account.users.len() as f64 * account.support_load(day);
+                tickets_per_user_day * account.users.len() as f64 * account.support_load(day);
             for _ in 0..poisson(rng, mean) {
                 tickets.extend(file_ticket(rng, account_index, account, day));
             }

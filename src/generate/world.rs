@@ -35,6 +35,9 @@ const ONBOARDING_DAYS: i64 = 45;
 pub(super) struct History {
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
+    /// From this day on, sources with monthly files write one file per day instead, so a
+    /// benchmark can land the newest days one at a time. Draws nothing: the rows are the same.
+    pub daily_files_from: Option<NaiveDate>,
 }
 
 impl History {
@@ -44,6 +47,7 @@ impl History {
         Some(Self {
             first_day,
             last_day,
+            daily_files_from: None,
         })
     }
 
@@ -72,20 +76,39 @@ impl History {
         (self.last_day + Days::new(1)).and_time(NaiveTime::MIN)
     }
 
-    /// The calendar months the history touches, the first and last clipped to it.
+    /// The calendar months the history touches, the first and last clipped to it; from
+    /// `daily_files_from` on, one period per day.
     pub fn months(&self) -> Vec<Month> {
         let mut months = Vec::new();
         let mut first_day = self.first_day;
         while first_day <= self.last_day {
-            let next_start = first_day
-                .with_day(1)
-                .and_then(|start| start.checked_add_months(Months::new(1)))
-                .expect("history months stay inside chrono's calendar");
+            let daily = self.daily_files_from.is_some_and(|from| from <= first_day);
+            let next_start = if daily {
+                first_day + Days::new(1)
+            } else {
+                let month_end = first_day
+                    .with_day(1)
+                    .and_then(|start| start.checked_add_months(Months::new(1)))
+                    .expect("history months stay inside chrono's calendar");
+                match self.daily_files_from {
+                    Some(from) if from < month_end => from,
+                    _ => month_end,
+                }
+            };
             let last_day = (next_start - Days::new(1)).min(self.last_day);
+            let calendar = match months.last() {
+                Some(previous) if Month::same_calendar_month(previous, first_day) => {
+                    previous.calendar
+                }
+                Some(previous) => previous.calendar + 1,
+                None => 0,
+            };
             months.push(Month {
                 index: months.len(),
+                calendar,
                 first_day,
                 last_day,
+                daily,
             });
             first_day = next_start;
         }
@@ -97,23 +120,45 @@ pub(super) fn days_through(first: NaiveDate, last: NaiveDate) -> impl Iterator<I
     first.iter_days().take_while(move |day| *day <= last)
 }
 
-/// One calendar month of the history (sources with monthly files write one file per month).
+/// One calendar month of the history (sources with monthly files write one file per month),
+/// or one day of it once daily files start.
 pub(super) struct Month {
     /// Position in the history, 0 for the first month.
     pub index: usize,
+    /// Position of its calendar month in the history (differs from `index` once daily
+    /// files start).
+    pub calendar: usize,
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
+    pub daily: bool,
 }
 
 impl Month {
-    /// `YYYY-MM`, as in monthly file names.
+    /// `YYYY-MM`, as in monthly file names; `YYYY-MM-DD` for a daily file.
     pub fn label(&self) -> String {
+        if self.daily {
+            return self.first_day.to_string();
+        }
         format!("{:04}-{:02}", self.first_day.year(), self.first_day.month())
     }
 
     pub fn days(&self) -> impl Iterator<Item = NaiveDate> {
         days_through(self.first_day, self.last_day)
     }
+
+    fn same_calendar_month(&self, day: NaiveDate) -> bool {
+        (self.first_day.year(), self.first_day.month()) == (day.year(), day.month())
+    }
+
+    /// Whether this is the first file of its calendar month.
+    pub fn opens_calendar_month(&self, previous: Option<&Month>) -> bool {
+        previous.is_none_or(|p| p.calendar != self.calendar)
+    }
+}
+
+/// Whether `day` is the last day of its calendar month.
+pub(super) fn ends_calendar_month(day: NaiveDate) -> bool {
+    (day + Days::new(1)).month() != day.month()
 }
 
 /// The instant `ms` milliseconds into `day` (UTC).

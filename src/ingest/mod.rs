@@ -80,13 +80,6 @@ pub struct SourceReport {
 impl SourceReport {
     const REJECTIONS_SHOWN: usize = 5;
 
-    fn note_rejection(&mut self, file: &SourceFile, line: u64, reason: &str) {
-        if self.first_rejections.len() < Self::REJECTIONS_SHOWN {
-            self.first_rejections
-                .push(format!("{}:{line}: {reason}", file.location()));
-        }
-    }
-
     /// Adds one file's figures, whether read now or kept from the manifest.
     fn count_file(&mut self, file: &FileState) {
         self.bytes += file.size;
@@ -378,6 +371,10 @@ impl Quarantine {
 /// Streams every file to read into its own raw files (`<raw_dir>/<table>/<file id>.parquet`)
 /// and the quarantine, and counts kept files from the manifest. Returns the manifest
 /// entries of all the source's files, in path order.
+///
+/// Files are read on one thread per core, each file whole on one thread (a file's rows keep
+/// their line order); the figures are added up in path order, so a run reports the same
+/// whatever thread read what.
 fn read_source(
     source: &Source,
     pipeline: &Pipeline,
@@ -387,80 +384,152 @@ fn read_source(
     report: &mut SourceReport,
     progress: &ProgressBar,
 ) -> Result<Vec<FileState>> {
+    let to_read: Vec<usize> = (0..plans.len())
+        .filter(|i| matches!(plans[*i].1, Plan::Read { .. }))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let shared_quarantine = std::sync::Mutex::new(quarantine);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(to_read.len())
+        .max(1);
+    let mut reads: Vec<Option<Result<FileRead>>> = (0..plans.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&index) = to_read.get(n) else { break };
+                        let (file, Plan::Read { stat }) = &plans[index] else {
+                            unreachable!("only files to read are queued")
+                        };
+                        progress.set_message(file.location());
+                        let read =
+                            read_file(source, pipeline, file, stat, raw_dir, &shared_quarantine);
+                        progress.inc(1);
+                        done.push((index, read));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for handle in handles {
+            for (index, read) in handle.join().expect("a reading thread panicked") {
+                reads[index] = Some(read);
+            }
+        }
+    });
+    let mut states = Vec::new();
+    for ((_, plan), read) in plans.iter().zip(reads) {
+        report.files += 1;
+        let state = match (plan, read) {
+            (Plan::Keep(kept), _) => {
+                progress.inc(1);
+                kept.clone()
+            }
+            (Plan::Read { .. }, Some(read)) => {
+                let read = read?;
+                report.files_read += 1;
+                for note in read.first_rejections {
+                    if report.first_rejections.len() < SourceReport::REJECTIONS_SHOWN {
+                        report.first_rejections.push(note);
+                    }
+                }
+                read.state
+            }
+            (Plan::Read { .. }, None) => unreachable!("every file to read was read"),
+        };
+        report.count_file(&state);
+        states.push(state);
+    }
+    report.rows_quarantined = report.rows_read - report.rows_valid;
+    Ok(states)
+}
+
+/// What reading one file gave: its manifest entry and its first rejections, as
+/// `file:line: reason`.
+struct FileRead {
+    state: FileState,
+    first_rejections: Vec<String>,
+}
+
+/// Reads one file into its raw files, sending rejected rows to the quarantine.
+fn read_file(
+    source: &Source,
+    pipeline: &Pipeline,
+    file: &SourceFile,
+    stat: &state::FileStat,
+    raw_dir: &Path,
+    quarantine: &std::sync::Mutex<&mut Quarantine>,
+) -> Result<FileRead> {
     let shaper = Shaper::new(source, pipeline);
     let fields = source.kind.fields();
     let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
     let required: Vec<bool> = fields.iter().map(|f| f.required).collect();
-    let mut states = Vec::new();
-    for (file, plan) in plans {
-        progress.set_message(file.location());
-        progress.inc(1);
-        report.files += 1;
-        let stat = match plan {
-            Plan::Keep(kept) => {
-                report.count_file(kept);
-                states.push(kept.clone());
-                continue;
-            }
-            Plan::Read { stat } => stat,
-        };
-        let checksum = match &stat.e_tag {
-            Some(tag) => tag.trim_matches('"').to_string(),
-            None => state::checksum(file)?,
-        };
-        let id = state::file_id(&file.location(), &checksum);
-        let mut writers = shaper
-            .tables()
-            .iter()
-            .map(|t| {
-                let path = raw_dir.join(t.name).join(format!("{id}.parquet"));
-                TableWriter::create(&path, t.all_columns(), pipeline.batch_rows)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let columns: Vec<Option<String>> = fields
-            .iter()
-            .map(|f| source.column_for(f.name, file.format).map(str::to_string))
-            .collect();
-        let projection = Projection {
-            fields: &names,
-            columns: &columns,
-            required: &required,
-        };
-        let mut valid = 0u64;
-        let mut on_item = |item: Item| -> Result<()> {
-            match item {
-                Item::Unreadable {
-                    line,
-                    raw,
-                    field,
-                    reason,
-                } => {
-                    report.note_rejection(file, line, &reason);
-                    quarantine.push(source, file, line, Rejection { field, reason }, raw)
-                }
-                Item::Record { line, values, raw } => {
-                    let shaped = convert_record(source, &columns, values, pipeline)
-                        .and_then(|typed| shaper.shape(typed));
-                    match shaped {
-                        Ok((table, mut row)) => {
-                            row.push(Value::Text(id.clone()));
-                            row.push(Value::Long(line as i64));
-                            valid += 1;
-                            writers[table].push(&row)
-                        }
-                        Err(rejection) => {
-                            report.note_rejection(file, line, &rejection.reason);
-                            quarantine.push(source, file, line, rejection, raw.render())
-                        }
-                    }
-                }
-            }
-        };
-        let read = read_records(file, &projection, pipeline.batch_rows, &mut on_item)?;
-        for writer in writers {
-            writer.finish()?;
+    let checksum = match &stat.e_tag {
+        Some(tag) => tag.trim_matches('"').to_string(),
+        None => state::checksum(file)?,
+    };
+    let id = state::file_id(&file.location(), &checksum);
+    let mut writers = shaper
+        .tables()
+        .iter()
+        .map(|t| {
+            let path = raw_dir.join(t.name).join(format!("{id}.parquet"));
+            TableWriter::create(&path, t.all_columns(), pipeline.batch_rows)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let columns: Vec<Option<String>> = fields
+        .iter()
+        .map(|f| source.column_for(f.name, file.format).map(str::to_string))
+        .collect();
+    let projection = Projection {
+        fields: &names,
+        columns: &columns,
+        required: &required,
+    };
+    let mut valid = 0u64;
+    let mut first_rejections = Vec::new();
+    let mut reject = |line: u64, rejection: Rejection, raw: String| {
+        if first_rejections.len() < SourceReport::REJECTIONS_SHOWN {
+            first_rejections.push(format!("{}:{line}: {}", file.location(), rejection.reason));
         }
-        let state = FileState {
+        quarantine
+            .lock()
+            .expect("the quarantine writer outlives a panicked thread")
+            .push(source, file, line, rejection, raw)
+    };
+    let mut on_item = |item: Item| -> Result<()> {
+        match item {
+            Item::Unreadable {
+                line,
+                raw,
+                field,
+                reason,
+            } => reject(line, Rejection { field, reason }, raw),
+            Item::Record { line, values, raw } => {
+                let shaped = convert_record(source, &columns, values, pipeline)
+                    .and_then(|typed| shaper.shape(typed));
+                match shaped {
+                    Ok((table, mut row)) => {
+                        row.push(Value::Text(id.clone()));
+                        row.push(Value::Long(line as i64));
+                        valid += 1;
+                        writers[table].push(&row)
+                    }
+                    Err(rejection) => reject(line, rejection, raw.render()),
+                }
+            }
+        }
+    };
+    let read = read_records(file, &projection, pipeline.batch_rows, &mut on_item)?;
+    for writer in writers {
+        writer.finish()?;
+    }
+    Ok(FileRead {
+        state: FileState {
             path: file.location(),
             size: stat.size,
             modified: stat.modified,
@@ -470,13 +539,9 @@ fn read_source(
             rows_read: read.rows,
             rows_valid: valid,
             bytes_decoded: read.bytes,
-        };
-        report.files_read += 1;
-        report.count_file(&state);
-        states.push(state);
-    }
-    report.rows_quarantined = report.rows_read - report.rows_valid;
-    Ok(states)
+        },
+        first_rejections,
+    })
 }
 
 /// Converts the mapped text of one record into typed values, in contract order.
