@@ -14,7 +14,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
-use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext, ident};
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 use std::path::{Path, PathBuf};
@@ -104,9 +104,11 @@ pub async fn run_model(
 /// Writes a result as a directory of Parquet files, Hive-partitioned when asked: one
 /// `part-0.parquet` per partition (`<column>=<value>/`), or one at the root.
 ///
-/// The result is streamed sorted by the partition column and written one file at a time, so
-/// memory stays bounded by the session's pool (the sort spills) plus one row group, however
-/// many partitions there are; and the same input always gives the same file names.
+/// The result streams unsorted into one open file per partition (no sort of the whole result:
+/// inputs arrive roughly in partition order, so few files are busy at once). The row groups
+/// buffered across all files are held under [`WRITE_BUFFER_BYTES`] by flushing the largest;
+/// past [`MAX_OPEN_FILES`] partitions the least recently written file is closed, and a later
+/// row of its partition starts `part-1.parquet` beside it.
 /// Returns the rows written, and logs a `table_written` event with the seconds it took and
 /// the process's peak RSS so far (where a model's time and memory go, in json logs).
 pub async fn write_table(
@@ -116,7 +118,7 @@ pub async fn write_table(
     partition_by: Option<&str>,
 ) -> Result<u64> {
     let started = std::time::Instant::now();
-    let rows = write_sorted(df, name, dir, partition_by).await?;
+    let rows = write_batches(df, name, dir, partition_by).await?;
     crate::cli::output::event(
         "table_written",
         serde_json::json!({
@@ -137,7 +139,12 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-async fn write_sorted(
+/// Encoded bytes of unfinished row groups, summed over a table's open files.
+const WRITE_BUFFER_BYTES: usize = 256 << 20;
+/// Files of one table open at once.
+const MAX_OPEN_FILES: usize = 1024;
+
+async fn write_batches(
     df: DataFrame,
     name: &str,
     dir: &Path,
@@ -145,17 +152,11 @@ async fn write_sorted(
 ) -> Result<u64> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let schema = df.schema().as_arrow().clone();
-    let df = match partition_by {
-        Some(column) => df
-            .sort(vec![ident(column).sort(true, false)])
-            .context(format!("sorting {name} by {column}"))?,
-        None => df,
-    };
     let mut stream = df
         .execute_stream()
         .await
         .context(format!("computing {name}"))?;
-    let mut writer = PartitionedWriter::new(dir, &schema, partition_by);
+    let mut writer = PartitionedWriter::new(dir, &schema, partition_by, MAX_OPEN_FILES);
     while let Some(batch) = stream.next().await {
         let batch = batch.context(format!("computing {name}"))?;
         writer.write(&batch)?;
@@ -167,19 +168,29 @@ async fn write_sorted(
     Ok(rows)
 }
 
-/// Writes batches sorted by the partition column, one open file at a time.
+/// Writes batches into one open file per partition.
 struct PartitionedWriter {
     dir: PathBuf,
     /// Index of the partition column in the result, and the file schema without it.
     partition: Option<(usize, String)>,
     file_schema: SchemaRef,
     file_columns: Vec<usize>,
-    open: Option<(String, PathBuf, ArrowWriter<std::fs::File>)>,
+    open: std::collections::HashMap<String, OpenFile>,
+    max_open: usize,
+    /// Files started per partition, naming the next one.
+    started: std::collections::HashMap<String, usize>,
+    writes: u64,
     rows: u64,
 }
 
+struct OpenFile {
+    path: PathBuf,
+    writer: ArrowWriter<std::fs::File>,
+    last_write: u64,
+}
+
 impl PartitionedWriter {
-    fn new(dir: &Path, schema: &Schema, partition_by: Option<&str>) -> Self {
+    fn new(dir: &Path, schema: &Schema, partition_by: Option<&str>, max_open: usize) -> Self {
         let partition = partition_by.and_then(|column| {
             schema
                 .index_of(column)
@@ -199,7 +210,10 @@ impl PartitionedWriter {
             partition,
             file_schema,
             file_columns,
-            open: None,
+            open: Default::default(),
+            max_open,
+            started: Default::default(),
+            writes: 0,
             rows: 0,
         }
     }
@@ -208,6 +222,11 @@ impl PartitionedWriter {
         let Some((index, column)) = self.partition.clone() else {
             return self.write_slice(String::new(), batch);
         };
+        let values = batch.column(index).clone();
+        let order = datafusion::arrow::compute::sort_to_indices(&values, None, None)
+            .context("ordering by partition")?;
+        let batch = datafusion::arrow::compute::take_record_batch(batch, &order)
+            .context("ordering by partition")?;
         let values = batch.column(index).clone();
         let ranges = datafusion::arrow::compute::partition(std::slice::from_ref(&values))
             .context("splitting partitions")?
@@ -228,41 +247,85 @@ impl PartitionedWriter {
     }
 
     fn write_slice(&mut self, partition: String, batch: &RecordBatch) -> Result<()> {
-        if self
-            .open
-            .as_ref()
-            .is_none_or(|(open, _, _)| *open != partition)
-        {
-            self.close()?;
+        if !self.open.contains_key(&partition) {
+            if self.open.len() >= self.max_open {
+                self.close_least_recent()?;
+            }
+            let number = self.started.entry(partition.clone()).or_insert(0);
             let folder = self.dir.join(&partition);
             std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
-            let path = folder.join("part-0.parquet");
+            let path = folder.join(format!("part-{number}.parquet"));
+            *number += 1;
             let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
             let writer =
                 ArrowWriter::try_new(file, self.file_schema.clone(), Some(writer_properties()))
                     .map_err(|e| Error::io(&path, e))?;
-            self.open = Some((partition, path, writer));
+            self.open.insert(
+                partition.clone(),
+                OpenFile {
+                    path,
+                    writer,
+                    last_write: 0,
+                },
+            );
         }
-        let (_, path, writer) = self.open.as_mut().expect("opened above");
+        self.writes += 1;
+        let open = self.open.get_mut(&partition).expect("opened above");
+        open.last_write = self.writes;
         let projected = batch
             .project(&self.file_columns)
             .context("projecting a batch")?;
-        writer
+        open.writer
             .write(&projected)
-            .map_err(|e| Error::io(path.as_path(), e))?;
+            .map_err(|e| Error::io(open.path.as_path(), e))?;
         self.rows += batch.num_rows() as u64;
+        // Summing every open file's buffer costs; a few slices over the bound do not.
+        if self.writes % 16 == 0 {
+            self.bound_buffers()?;
+        }
         Ok(())
     }
 
-    fn close(&mut self) -> Result<()> {
-        if let Some((_, path, writer)) = self.open.take() {
-            writer.close().map_err(|e| Error::io(&path, e))?;
+    /// Flushes the largest unfinished row groups until the buffered bytes fit.
+    fn bound_buffers(&mut self) -> Result<()> {
+        let mut buffered: usize = self
+            .open
+            .values()
+            .map(|f| f.writer.in_progress_size())
+            .sum();
+        while buffered > WRITE_BUFFER_BYTES {
+            let largest = self
+                .open
+                .values_mut()
+                .max_by_key(|f| f.writer.in_progress_size())
+                .expect("bytes are buffered in some file");
+            buffered -= largest.writer.in_progress_size();
+            largest
+                .writer
+                .flush()
+                .map_err(|e| Error::io(largest.path.as_path(), e))?;
+        }
+        Ok(())
+    }
+
+    fn close_least_recent(&mut self) -> Result<()> {
+        let oldest = self
+            .open
+            .iter()
+            .min_by_key(|(_, f)| f.last_write)
+            .map(|(partition, _)| partition.clone());
+        if let Some(file) = oldest.and_then(|p| self.open.remove(&p)) {
+            file.writer.close().map_err(|e| Error::io(&file.path, e))?;
         }
         Ok(())
     }
 
     fn finish(mut self) -> Result<u64> {
-        self.close()?;
+        let mut open: Vec<(String, OpenFile)> = self.open.drain().collect();
+        open.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, file) in open {
+            file.writer.close().map_err(|e| Error::io(&file.path, e))?;
+        }
         Ok(self.rows)
     }
 }
@@ -391,4 +454,62 @@ pub async fn register_tables(
         register_published(ctx, warehouse, table, Some(("run_id", DataType::Utf8))).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Date32Array, Int64Array};
+    use datafusion::arrow::datatypes::Field;
+
+    fn batch(schema: &SchemaRef, days: &[i32], values: &[i64]) -> RecordBatch {
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(values.to_vec())),
+                Arc::new(Date32Array::from(days.to_vec())),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn interleaved_partitions_past_the_open_file_limit_keep_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("value", DataType::Int64, false),
+            Field::new("day", DataType::Date32, false),
+        ]));
+        let mut writer = PartitionedWriter::new(dir.path(), &schema, Some("day"), 2);
+        // Three partitions, two files open at most: day 0 is closed, then comes back.
+        writer
+            .write(&batch(&schema, &[0, 1, 0], &[1, 2, 3]))
+            .unwrap();
+        writer.write(&batch(&schema, &[2, 1], &[4, 5])).unwrap();
+        writer.write(&batch(&schema, &[0, 2], &[6, 7])).unwrap();
+        assert_eq!(writer.finish().unwrap(), 7);
+        let day0 = dir.path().join("day=1970-01-01");
+        assert!(day0.join("part-0.parquet").exists() && day0.join("part-1.parquet").exists());
+
+        let ctx = session();
+        register_table(&ctx, "t", dir.path(), Some(("day", DataType::Date32)))
+            .await
+            .unwrap();
+        let rows = string_rows(
+            &query(
+                &ctx,
+                "select cast(day as varchar) as d, count(*), sum(value) from t group by day order by d",
+            )
+            .await
+            .unwrap(),
+        );
+        assert_eq!(
+            rows,
+            vec![
+                vec!["1970-01-01", "3", "10"],
+                vec!["1970-01-02", "2", "7"],
+                vec!["1970-01-03", "2", "11"],
+            ]
+        );
+    }
 }

@@ -5,15 +5,13 @@ with source as (
     select * from raw_pageviews
 ),
 
-ranked as (
-    select
-        *,
-        row_number() over (partition by message_id order by _file_ord, _line) as version_rank
-    from source
-),
-
+-- A row stands unless its message_id repeats and this is not the first read.
 first_read as (
-    select * from ranked where version_rank = 1
+    select source.*
+    from repeated_pageviews as repeated
+    right join source on source.message_id = repeated.message_id
+    where repeated.message_id is null
+        or cast(source._file_ord as bigint) * 4294967296 + source._line = repeated.first_read
 ),
 
 final as (

@@ -644,7 +644,17 @@ async fn stage(
     for model in STAGING_MODELS {
         let df = engine::run_model(&ctx, model.name, model.sql, &vars).await?;
         if !model.published {
-            ctx.register_table(model.name, df.into_view())
+            let table: Arc<dyn datafusion::catalog::TableProvider> = if model.in_memory {
+                let schema = Arc::new(df.schema().as_arrow().clone());
+                let batches = df
+                    .collect()
+                    .await
+                    .context(format!("model {}", model.name))?;
+                Arc::new(MemTable::try_new(schema, vec![batches]).context(model.name)?)
+            } else {
+                df.into_view()
+            };
+            ctx.register_table(model.name, table)
                 .map_err(|e| Error::engine(format!("registering {}", model.name), e))?;
             continue;
         }
@@ -691,12 +701,17 @@ async fn account_for(
             .unwrap_or(0);
         report.rows_loaded += loaded;
         let key = model.grain.join(", ");
-        if let Some(raw) = model.raw {
-            report.duplicates += engine::query_count(
-                ctx,
-                &format!("select count(*) - (select count(*) from (select distinct {key} from {raw})) from {raw}"),
-            )
-            .await?;
+        let duplicates = match (model.repeats, model.raw) {
+            (Some(repeats), _) => {
+                format!("select coalesce(sum(later_reads), 0) from {repeats}")
+            }
+            (None, Some(raw)) => format!(
+                "select count(*) - (select count(*) from (select distinct {key} from {raw})) from {raw}"
+            ),
+            (None, None) => String::new(),
+        };
+        if !duplicates.is_empty() {
+            report.duplicates += engine::query_count(ctx, &duplicates).await?;
         }
         let repeated = engine::query_count(
             ctx,
