@@ -280,7 +280,7 @@ impl PartitionedWriter {
             .map_err(|e| Error::io(open.path.as_path(), e))?;
         self.rows += batch.num_rows() as u64;
         // Summing every open file's buffer costs; a few slices over the bound do not.
-        if self.writes % 16 == 0 {
+        if self.writes.is_multiple_of(16) {
             self.bound_buffers()?;
         }
         Ok(())
