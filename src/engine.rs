@@ -14,7 +14,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
-use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext, ident};
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,12 @@ fn config() -> SessionConfig {
     SessionConfig::new()
         .set_str("datafusion.execution.time_zone", "UTC")
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+        // Utf8View batches share their data buffers, and sorts and joins count a shared
+        // buffer once per batch: at 10 million events a sort asked for terabytes and failed.
+        .set_bool(
+            "datafusion.execution.parquet.schema_force_view_types",
+            false,
+        )
 }
 
 /// A session with UTC as its time zone and churnlake's SQL functions registered, using as
@@ -104,21 +110,18 @@ pub async fn run_model(
 /// Writes a result as a directory of Parquet files, Hive-partitioned when asked: one
 /// `part-0.parquet` per partition (`<column>=<value>/`), or one at the root.
 ///
-/// The result streams unsorted into one open file per partition (no sort of the whole result:
-/// inputs arrive roughly in partition order, so few files are busy at once). The row groups
-/// buffered across all files are held under [`WRITE_BUFFER_BYTES`] by flushing the largest;
-/// past [`MAX_OPEN_FILES`] partitions the least recently written file is closed, and a later
-/// row of its partition starts `part-1.parquet` beside it.
-/// Returns the rows written, and logs a `table_written` event with the seconds it took and
-/// the process's peak RSS so far (where a model's time and memory go, in json logs).
+/// See [`WriteOrder`] for how rows reach the files. Returns the rows written, and logs a
+/// `table_written` event with the seconds it took and the process's peak RSS so far (where a
+/// model's time and memory go, in json logs).
 pub async fn write_table(
     df: DataFrame,
     name: &str,
     dir: &Path,
     partition_by: Option<&str>,
+    order: WriteOrder,
 ) -> Result<u64> {
     let started = std::time::Instant::now();
-    let rows = write_batches(df, name, dir, partition_by).await?;
+    let rows = write_batches(df, name, dir, partition_by, order).await?;
     crate::cli::output::event(
         "table_written",
         serde_json::json!({
@@ -139,6 +142,21 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// How a partitioned result reaches its files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteOrder {
+    /// Sorted by the partition column first (the sort spills), then written one file at a
+    /// time: for results of modest size whose rows come in any order (the marts).
+    Sort,
+    /// Streamed as it comes into one open file per partition, never sorted: for big inputs
+    /// that arrive roughly in partition order (staged events and views, read file by file),
+    /// so few files are busy at once. The row groups buffered across all files stay under
+    /// [`WRITE_BUFFER_BYTES`] by flushing the largest; past [`MAX_OPEN_FILES`] partitions the
+    /// least recently written file is closed, and a later row of its partition starts
+    /// `part-1.parquet` beside it.
+    AsItComes,
+}
+
 /// Encoded bytes of unfinished row groups, summed over a table's open files.
 const WRITE_BUFFER_BYTES: usize = 256 << 20;
 /// Files of one table open at once.
@@ -149,14 +167,23 @@ async fn write_batches(
     name: &str,
     dir: &Path,
     partition_by: Option<&str>,
+    order: WriteOrder,
 ) -> Result<u64> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let schema = df.schema().as_arrow().clone();
+    let (df, max_open) = match (partition_by, order) {
+        (Some(column), WriteOrder::Sort) => (
+            df.sort(vec![ident(column).sort(true, false)])
+                .context(format!("sorting {name} by {column}"))?,
+            1,
+        ),
+        _ => (df, MAX_OPEN_FILES),
+    };
     let mut stream = df
         .execute_stream()
         .await
         .context(format!("computing {name}"))?;
-    let mut writer = PartitionedWriter::new(dir, &schema, partition_by, MAX_OPEN_FILES);
+    let mut writer = PartitionedWriter::new(dir, &schema, partition_by, max_open);
     while let Some(batch) = stream.next().await {
         let batch = batch.context(format!("computing {name}"))?;
         writer.write(&batch)?;

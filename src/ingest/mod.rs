@@ -659,7 +659,15 @@ async fn stage(
             continue;
         }
         let dir = outcome.tables_dir.join(model.name);
-        let rows = engine::write_table(df, model.name, &dir, model.partition_by).await?;
+        // Raw rows come file by file, each file close to one date range.
+        let rows = engine::write_table(
+            df,
+            model.name,
+            &dir,
+            model.partition_by,
+            engine::WriteOrder::AsItComes,
+        )
+        .await?;
         let partition = model.partition_by.map(|c| (c, DataType::Date32));
         engine::register_table(&ctx, model.name, &dir, partition).await?;
         outcome.tables.push((model.name.to_string(), rows));

@@ -12,7 +12,7 @@ mod playbook;
 
 use crate::config::Pipeline;
 use crate::contract::SourceKind;
-use crate::engine;
+use crate::engine::{self, WriteOrder};
 use crate::error::{EngineContext, Error, Result};
 use crate::ingest::convert::{date_to_days, days_to_date};
 use crate::ingest::shape::raw_tables;
@@ -492,7 +492,7 @@ async fn build_retention(
     for table in &WHOLE_TABLES {
         let df = engine::run_model(ctx, table.name, table.sql, &vars).await?;
         let path = dir.join(table.name);
-        let rows = engine::write_table(df, table.name, &path, None).await?;
+        let rows = engine::write_table(df, table.name, &path, None, WriteOrder::Sort).await?;
         engine::register_table(ctx, &format!("{}_all", table.name), &path, None).await?;
         written.push((table.name.to_string(), rows));
     }
@@ -654,7 +654,7 @@ async fn write_and_register(
     dir: &Path,
 ) -> Result<()> {
     let path = dir.join(name);
-    engine::write_table(df, name, &path, Some("as_of_date")).await?;
+    engine::write_table(df, name, &path, Some("as_of_date"), WriteOrder::Sort).await?;
     engine::register_table(
         ctx,
         &format!("{name}_all"),
