@@ -183,7 +183,7 @@ async fn write_batches(
         .execute_stream()
         .await
         .context(format!("computing {name}"))?;
-    let mut writer = PartitionedWriter::new(dir, &schema, partition_by, max_open);
+    let mut writer = PartitionedWriter::new(dir, &schema, partition_by, order, max_open);
     while let Some(batch) = stream.next().await {
         let batch = batch.context(format!("computing {name}"))?;
         writer.write(&batch)?;
@@ -203,6 +203,8 @@ struct PartitionedWriter {
     file_schema: SchemaRef,
     file_columns: Vec<usize>,
     open: std::collections::HashMap<String, OpenFile>,
+    /// Rows of one partition come together (a sorted input) or anywhere in a batch.
+    order: WriteOrder,
     max_open: usize,
     /// Files started per partition, naming the next one.
     started: std::collections::HashMap<String, usize>,
@@ -217,7 +219,13 @@ struct OpenFile {
 }
 
 impl PartitionedWriter {
-    fn new(dir: &Path, schema: &Schema, partition_by: Option<&str>, max_open: usize) -> Self {
+    fn new(
+        dir: &Path,
+        schema: &Schema,
+        partition_by: Option<&str>,
+        order: WriteOrder,
+        max_open: usize,
+    ) -> Self {
         let partition = partition_by.and_then(|column| {
             schema
                 .index_of(column)
@@ -238,6 +246,7 @@ impl PartitionedWriter {
             file_schema,
             file_columns,
             open: Default::default(),
+            order,
             max_open,
             started: Default::default(),
             writes: 0,
@@ -249,11 +258,17 @@ impl PartitionedWriter {
         let Some((index, column)) = self.partition.clone() else {
             return self.write_slice(String::new(), batch);
         };
-        let values = batch.column(index).clone();
-        let order = datafusion::arrow::compute::sort_to_indices(&values, None, None)
-            .context("ordering by partition")?;
-        let batch = datafusion::arrow::compute::take_record_batch(batch, &order)
-            .context("ordering by partition")?;
+        // A sorted input's batches are already grouped by partition.
+        let batch = match self.order {
+            WriteOrder::Sort => batch.clone(),
+            WriteOrder::AsItComes => {
+                let order =
+                    datafusion::arrow::compute::sort_to_indices(batch.column(index), None, None)
+                        .context("ordering by partition")?;
+                datafusion::arrow::compute::take_record_batch(batch, &order)
+                    .context("ordering by partition")?
+            }
+        };
         let values = batch.column(index).clone();
         let ranges = datafusion::arrow::compute::partition(std::slice::from_ref(&values))
             .context("splitting partitions")?
@@ -507,7 +522,8 @@ mod tests {
             Field::new("value", DataType::Int64, false),
             Field::new("day", DataType::Date32, false),
         ]));
-        let mut writer = PartitionedWriter::new(dir.path(), &schema, Some("day"), 2);
+        let mut writer =
+            PartitionedWriter::new(dir.path(), &schema, Some("day"), WriteOrder::AsItComes, 2);
         // Three partitions, two files open at most: day 0 is closed, then comes back.
         writer
             .write(&batch(&schema, &[0, 1, 0], &[1, 2, 3]))

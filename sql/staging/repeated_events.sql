@@ -1,7 +1,7 @@
--- repeated_events: one row per message_id of the Segment track calls read more than once, with
--- where its first read is (files in path order, then line order, packed as
--- _file_ord * 2^32 + _line) and how many later reads lost to it. Few ids repeat, so this is small: stg_events joins it to keep each
--- first read without sorting every row.
+-- repeated_events: one row per message_id of a Segment track call read more than once,
+-- with where its first read is (files in path order, then line order, packed as
+-- _file_ord * 2^32 + _line) and how many later reads lost to it. Few ids repeat, so this is
+-- small: stg_events joins it to keep each first read without sorting every row.
 with source as (
     select * from raw_events
 ),

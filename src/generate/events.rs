@@ -121,15 +121,14 @@ pub(super) fn write(
     // Plants and cross-month retries follow calendar months, so daily files hold the same
     // rows as monthly ones.
     let calendar_months = months.last().map_or(0, |m| m.calendar + 1);
-    for (position, month) in months.iter().enumerate() {
+    for month in &months {
         let compression = Compression::rotating(month.index);
         let mut file = LineFile::create(root, &month_file(month), compression)?;
         for retry in retried_next_month.drain(..) {
             file.write_line(retry.as_bytes())?;
         }
         let has_next_month = month.index + 1 < months.len();
-        let mut plants = if month.opens_calendar_month(position.checked_sub(1).map(|p| &months[p]))
-        {
+        let mut plants = if month.opens_calendar_month {
             Plant::for_month(month.calendar, calendar_months)
         } else {
             Vec::new()

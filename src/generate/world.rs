@@ -96,16 +96,19 @@ impl History {
                 }
             };
             let last_day = (next_start - Days::new(1)).min(self.last_day);
-            let calendar = match months.last() {
-                Some(previous) if Month::same_calendar_month(previous, first_day) => {
-                    previous.calendar
-                }
-                Some(previous) => previous.calendar + 1,
+            let previous: Option<&Month> = months.last();
+            let opens_calendar_month = previous.is_none_or(|p| {
+                (p.first_day.year(), p.first_day.month()) != (first_day.year(), first_day.month())
+            });
+            let calendar = match previous {
                 None => 0,
+                Some(p) if opens_calendar_month => p.calendar + 1,
+                Some(p) => p.calendar,
             };
             months.push(Month {
                 index: months.len(),
                 calendar,
+                opens_calendar_month,
                 first_day,
                 last_day,
                 daily,
@@ -128,6 +131,8 @@ pub(super) struct Month {
     /// Position of its calendar month in the history (differs from `index` once daily
     /// files start).
     pub calendar: usize,
+    /// Whether this is the first file of its calendar month.
+    pub opens_calendar_month: bool,
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
     pub daily: bool,
@@ -144,15 +149,6 @@ impl Month {
 
     pub fn days(&self) -> impl Iterator<Item = NaiveDate> {
         days_through(self.first_day, self.last_day)
-    }
-
-    fn same_calendar_month(&self, day: NaiveDate) -> bool {
-        (self.first_day.year(), self.first_day.month()) == (day.year(), day.month())
-    }
-
-    /// Whether this is the first file of its calendar month.
-    pub fn opens_calendar_month(&self, previous: Option<&Month>) -> bool {
-        previous.is_none_or(|p| p.calendar != self.calendar)
     }
 }
 
