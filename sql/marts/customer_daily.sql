@@ -9,14 +9,6 @@ with as_of as (
     from as_of_dates
 ),
 
--- The 30 days of each date's window, so windows are equi-joins on the day rather than range
--- joins (which DataFusion runs as nested loops over every fact row).
-as_of_window as (
-    select as_of.as_of_date, as_of.as_of_day, cast(as_of.as_of_day - days_back.value as int) as day
-    from as_of
-    cross join generate_series(0, 29) as days_back
-),
-
 lines as (
     select
         *,
@@ -74,156 +66,29 @@ latest_handoff as (
     where handoff_rank = 1
 ),
 
-user_days as (
-    select
-        account_id,
-        user_id,
-        cast(event_date as int) as event_day,
-        event,
-        count(*) as events
-    from stg_events
-    where account_id is not null
-    group by account_id, user_id, cast(event_date as int), event
-),
-
--- The (account, user, day, event) rows of every date's 30-day window.
-windowed as (
-    select
-        user_days.account_id,
-        as_of_window.as_of_date,
-        as_of_window.as_of_day,
-        user_days.user_id,
-        user_days.event_day,
-        user_days.event,
-        user_days.events
-    from as_of_window
-    join user_days on user_days.event_day = as_of_window.day
-),
-
--- One aggregation gives each window's users, days and features (a row per distinct value,
--- marked by which set it belongs to): counting rows then counts distinct values, without
--- count(distinct), whose per-group hash sets are slow and escape the memory pool.
-window_sets as (
-    select
-        account_id,
-        as_of_date,
-        as_of_day,
-        event_day,
-        sum(events) as events,
-        max(event_day) as last_day,
-        grouping(user_id) as no_user,
-        grouping(event_day) as no_day
-    from windowed
-    group by grouping sets (
-        (account_id, as_of_date, as_of_day, user_id),
-        (account_id, as_of_date, as_of_day, event_day),
-        (account_id, as_of_date, as_of_day, event)
-    )
-),
-
-usage as (
-    select
-        account_id,
-        as_of_date,
-        sum(events) filter (where no_day = 0 and event_day > as_of_day - 7) as events_7d,
-        sum(events) filter (where no_day = 0) as events_30d,
-        count(*) filter (where no_user = 0 and last_day > as_of_day - 7) as active_users_7d,
-        count(*) filter (where no_user = 0) as active_users_30d,
-        count(*) filter (where no_day = 0) as active_days_30d,
-        count(*) filter (where no_user = 1 and no_day = 1) as distinct_features_30d
-    from window_sets
-    group by account_id, as_of_date
-),
-
-account_days as (
-    select distinct account_id, event_day from user_days
-),
-
--- The latest active day on or before each date: the account's dates placed among its active
--- days (a date after an active day of the same day number), with a running max.
-last_seen as (
-    select account_id, as_of_date, day - last_active_day as days_since_last_seen
-    from (
-        select
-            account_id,
-            as_of_date,
-            day,
-            max(active_day) over (
-                partition by account_id
-                order by day, is_date
-                rows between unbounded preceding and current row
-            ) as last_active_day
-        from (
-            select account_id, cast(null as date) as as_of_date, event_day as day, event_day as active_day, 0 as is_date
-            from account_days
-            union all
-            select account_id, as_of_date, as_of_day, cast(null as int), 1
-            from contract
-        )
-    )
-    where as_of_date is not null and last_active_day is not null
-),
-
-tickets as (
-    select
-        *,
-        cast(created_date as int) as created_day,
-        cast(solved_date as int) as solved_day,
-        (date_part('epoch', solved_at) - date_part('epoch', created_at)) / 3600.0 as resolution_hours
-    from stg_tickets
-    where account_id is not null
-),
-
-support as (
+-- The median resolution time of the tickets solved in the 90 days ending on each date: each
+-- ticket joined to the dates whose window holds its solve day (an equi-join on a 90-day
+-- spine, not a range join). The other ticket figures come with window_figures.
+resolution as (
     select
         tickets.account_id,
-        as_of.as_of_date,
-        count(*) filter (where tickets.created_day > as_of.as_of_day - 30) as tickets_30d,
-        count(*) filter (where tickets.created_day > as_of.as_of_day - 90) as tickets_90d,
-        count(*) filter (
-            where tickets.solved_day is null or tickets.solved_day > as_of.as_of_day
-        ) as open_tickets,
-        count(*) filter (
-            where (tickets.solved_day is null or tickets.solved_day > as_of.as_of_day)
-            and tickets.priority in ('high', 'urgent')
-        ) as open_high_urgent,
-        count(*) filter (
-            where tickets.created_day > as_of.as_of_day - 90 and tickets.satisfaction = 'bad'
-        ) as bad_csat_90d,
-        median(tickets.resolution_hours) filter (
-            where tickets.solved_day > as_of.as_of_day - 90
-            and tickets.solved_day <= as_of.as_of_day
+        spine.as_of_date,
+        median(
+            (date_part('epoch', tickets.solved_at) - date_part('epoch', tickets.created_at)) / 3600.0
         ) as median_resolution_hours_90d
-    from as_of
-    -- Only the tickets a figure can count: created in the 90 days, open at the date, or
-    -- solved in the 90 days.
-    join tickets
-        on tickets.created_day <= as_of.as_of_day
-        and (
-            tickets.created_day > as_of.as_of_day - 90
-            or tickets.solved_day is null
-            or tickets.solved_day > as_of.as_of_day - 90
-        )
-    group by tickets.account_id, as_of.as_of_date
-),
-
-help_site as (
-    select account_id, as_of_date, sum(views) as pageviews_30d, count(reader) as help_readers_30d
     from (
-        select
-            pageviews.account_id,
-            as_of_window.as_of_date,
-            coalesce(pageviews.user_id, pageviews.anonymous_id) as reader,
-            count(*) as views
-        from as_of_window
-        join stg_pageviews as pageviews on cast(pageviews.event_date as int) = as_of_window.day
-        where pageviews.account_id is not null
-        group by 1, 2, 3
-    )
-    group by account_id, as_of_date
+        select as_of.as_of_date, as_of.as_of_day, cast(as_of.as_of_day - days_back.value as int) as day
+        from as_of
+        cross join generate_series(0, 89) as days_back
+    ) as spine
+    join stg_tickets as tickets
+        on cast(tickets.solved_date as int) = spine.day
+        and cast(tickets.created_date as int) <= spine.as_of_day
+    where tickets.account_id is not null
+    group by tickets.account_id, spine.as_of_date
 ),
 
--- The latest response on or before each date, found like last_seen: responses numbered in
+-- The latest response on or before each date, found like the usage figures: responses numbered in
 -- order per account, each date placed after the responses of its day.
 responses as (
     select
@@ -299,24 +164,22 @@ joined as (
         coalesce(usage.events_30d, 0) as events_30d,
         coalesce(usage.active_days_30d, 0) as active_days_30d,
         coalesce(usage.distinct_features_30d, 0) as distinct_features_30d,
-        last_seen.days_since_last_seen,
-        coalesce(support.tickets_30d, 0) as tickets_30d,
-        coalesce(support.tickets_90d, 0) as tickets_90d,
-        coalesce(support.open_tickets, 0) as open_tickets,
-        coalesce(support.open_high_urgent, 0) as open_high_urgent,
-        coalesce(support.bad_csat_90d, 0) as bad_csat_90d,
-        support.median_resolution_hours_90d,
-        coalesce(help_site.pageviews_30d, 0) as pageviews_30d,
-        coalesce(help_site.help_readers_30d, 0) as help_readers_30d,
+        usage.days_since_last_seen,
+        coalesce(usage.tickets_30d, 0) as tickets_30d,
+        coalesce(usage.tickets_90d, 0) as tickets_90d,
+        coalesce(usage.open_tickets, 0) as open_tickets,
+        coalesce(usage.open_high_urgent, 0) as open_high_urgent,
+        coalesce(usage.bad_csat_90d, 0) as bad_csat_90d,
+        resolution.median_resolution_hours_90d,
+        coalesce(usage.pageviews_30d, 0) as pageviews_30d,
+        coalesce(usage.help_readers_30d, 0) as help_readers_30d,
         nps.last_nps
     from contract
     join latest_handoff
         on latest_handoff.account_id = contract.account_id
         and latest_handoff.as_of_date = contract.as_of_date
-    left join usage on usage.account_id = contract.account_id and usage.as_of_date = contract.as_of_date
-    left join last_seen on last_seen.account_id = contract.account_id and last_seen.as_of_date = contract.as_of_date
-    left join support on support.account_id = contract.account_id and support.as_of_date = contract.as_of_date
-    left join help_site on help_site.account_id = contract.account_id and help_site.as_of_date = contract.as_of_date
+    left join window_figures as usage on usage.account_id = contract.account_id and usage.as_of_date = contract.as_of_date
+    left join resolution on resolution.account_id = contract.account_id and resolution.as_of_date = contract.as_of_date
     left join nps on nps.account_id = contract.account_id and nps.as_of_date = contract.as_of_date
     where contract.active or contract.recently_active
 ),

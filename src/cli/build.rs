@@ -81,7 +81,8 @@ pub fn all_tables(outcome: &BuildOutcome) -> Vec<(String, u64)> {
 const DATES_PER_PASS: usize = 31;
 
 /// Computes the marts for `dates` into the operation's scratch directory, in passes of
-/// [`DATES_PER_PASS`] dates (the whole tables in the last); returns what to publish: each
+/// [`DATES_PER_PASS`] dates (the whole tables in the last) that read one `window_figures`
+/// computed for all of them; returns what to publish: each
 /// built date's partition of the dated tables, and the whole tables.
 pub async fn build_step(
     pipeline: &Pipeline,
@@ -97,11 +98,31 @@ pub async fn build_step(
     let progress = output::progress(dates.len() as u64, "building");
     let mut publication = Publication::new(&op.run.id);
     let mut total: Option<BuildOutcome> = None;
+    // Passes share one sweep of the windowed figures over the history.
+    let figures = if passes.len() > 1 {
+        let plan: Vec<(&[NaiveDate], bool)> = passes
+            .iter()
+            .enumerate()
+            .map(|(pass, chunk)| (*chunk, pass + 1 == passes.len()))
+            .collect();
+        let work = op.scratch().join("window_figures");
+        Some(marts::compute_window_figures(pipeline, &op.warehouse, &plan, &work).await?)
+    } else {
+        None
+    };
     for (pass, chunk) in passes.iter().enumerate() {
         progress.set_message(marts::describe_dates(chunk));
         let last_pass = pass + 1 == passes.len();
         let work = op.scratch().join(format!("pass-{pass}"));
-        let outcome = marts::build(pipeline, &op.warehouse, chunk, &work, last_pass).await?;
+        let outcome = marts::build(
+            pipeline,
+            &op.warehouse,
+            chunk,
+            &work,
+            last_pass,
+            figures.as_deref(),
+        )
+        .await?;
         plan_publication(&op.warehouse, op.scratch(), &outcome, &mut publication).await?;
         progress.inc(chunk.len() as u64);
         total = Some(match total {

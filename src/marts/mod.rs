@@ -29,6 +29,10 @@ use std::sync::Arc;
 
 const CUSTOMER_DAILY_SQL: &str = include_str!("../../sql/marts/customer_daily.sql");
 
+/// The windowed figures of customer_daily (usage, help site, tickets), computed for any set
+/// of dates in one sweep over the history (a backfill computes them once for all its passes).
+const WINDOW_FIGURES_SQL: &str = include_str!("../../sql/marts/window_figures.sql");
+
 /// MRR of every account at every month start (`month_boundaries`), read by the retention
 /// models that work on boundary snapshots.
 const BOUNDARY_SNAPSHOTS_SQL: &str = include_str!("../../sql/marts/boundary_snapshots.sql");
@@ -165,6 +169,12 @@ async fn planning_session() -> Result<SessionContext> {
     }
     ctx.register_table("as_of_dates", Arc::new(as_of_table(&BTreeSet::new())?))
         .context("as_of_dates")?;
+    let figures = ctx
+        .sql(WINDOW_FIGURES_SQL)
+        .await
+        .context("planning window_figures")?;
+    ctx.register_table("window_figures", figures.into_view())
+        .context("planning window_figures")?;
     Ok(ctx)
 }
 
@@ -338,13 +348,16 @@ pub struct BuildOutcome {
 /// those [`dates_with_input`] keeps (it also checks that the staged tables exist).
 ///
 /// With `whole_tables`, also rewrites the retention tables and cohorts as of the last date
-/// (a backfill asks for them in its last pass only).
+/// (a backfill asks for them in its last pass only). `window_figures` is a table from
+/// [`compute_window_figures`] holding at least the dates this build computes; without it the build
+/// computes its own.
 pub async fn build(
     pipeline: &Pipeline,
     warehouse: &Warehouse,
     dates: &[NaiveDate],
     work: &Path,
     whole_tables: bool,
+    window_figures: Option<&Path>,
 ) -> Result<BuildOutcome> {
     let Some(model) = &pipeline.health else {
         return Err(Error::Usage(format!(
@@ -358,27 +371,17 @@ pub async fn build(
     crate::ingest::register_staged(&ctx, warehouse).await?;
 
     let requested: BTreeSet<i32> = dates.iter().map(|d| date_to_days(*d)).collect();
-    let mut computed = requested.clone();
-    for day in &requested {
-        computed.insert(day - 7);
-        computed.insert(day - 30);
-    }
-    // health_cohorts scores accounts on every month start and on each boundary minus the
-    // surprise lead, so those dates are computed too (point in time, like any other).
     let last = *requested.iter().next_back().expect("at least one date");
-    let boundaries = if whole_tables {
-        month_boundaries(&ctx, days_to_date(last)).await?
-    } else {
-        Vec::new()
-    };
-    for boundary in &boundaries {
-        computed.insert(*boundary);
-        computed.insert(boundary - pipeline.retention.surprise_lead_days as i32);
-    }
+    let (computed, boundaries) = computed_dates(&ctx, pipeline, &requested, whole_tables).await?;
     ctx.register_table("as_of_dates", Arc::new(as_of_table(&computed)?))
         .context("as_of_dates")?;
 
     let all = work.join("all");
+    let figures_dir = match window_figures {
+        Some(dir) => dir.to_path_buf(),
+        None => write_window_figures(&ctx, &all).await?,
+    };
+    register_window_figures(&ctx, &figures_dir, &computed).await?;
     let customer = ctx
         .sql(&customer_daily_sql(pipeline))
         .await
@@ -401,11 +404,7 @@ pub async fn build(
         .skip(customer_schema.fields().len())
         .map(|f| format!("health.\"{}\"", f.name()))
         .collect();
-    let day_list = requested
-        .iter()
-        .map(|d| format!("date '{}'", days_to_date(*d)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let day_list = date_list(&requested);
     let subject_sql = format!(
         "select customer.*, {} from customer_daily_all as customer \
          join health_scores_all as health \
@@ -451,6 +450,108 @@ pub async fn build(
         schemas,
         whole_tables,
     })
+}
+
+/// The dates a build of `requested` computes, and the month boundaries of its whole tables
+/// (none without them): each date, the dates 7 and 30 days before it (for the health
+/// deltas), and for health_cohorts every month start and each start minus the surprise lead
+/// (point in time, like any other date).
+async fn computed_dates(
+    ctx: &SessionContext,
+    pipeline: &Pipeline,
+    requested: &BTreeSet<i32>,
+    whole_tables: bool,
+) -> Result<(BTreeSet<i32>, Vec<i32>)> {
+    let mut computed = requested.clone();
+    for day in requested {
+        computed.insert(day - 7);
+        computed.insert(day - 30);
+    }
+    let last = *requested.iter().next_back().expect("at least one date");
+    let boundaries = if whole_tables {
+        month_boundaries(ctx, days_to_date(last)).await?
+    } else {
+        Vec::new()
+    };
+    for boundary in &boundaries {
+        computed.insert(*boundary);
+        computed.insert(boundary - pipeline.retention.surprise_lead_days as i32);
+    }
+    Ok((computed, boundaries))
+}
+
+/// Computes `window_figures` (sql/marts/window_figures.sql) into `work` for every date that the
+/// builds of `passes` (dates, with whole tables or not) compute, so that they share one
+/// sweep over the history. Returns the table's directory, for [`build`].
+pub async fn compute_window_figures(
+    pipeline: &Pipeline,
+    warehouse: &Warehouse,
+    passes: &[(&[NaiveDate], bool)],
+    work: &Path,
+) -> Result<PathBuf> {
+    let spill = work.join("spill");
+    std::fs::create_dir_all(&spill).map_err(|e| Error::io(&spill, e))?;
+    let ctx = engine::bounded_session(pipeline.memory_limit, &spill)?;
+    crate::ingest::register_staged(&ctx, warehouse).await?;
+    let mut all_dates = BTreeSet::new();
+    for (dates, whole_tables) in passes {
+        let requested: BTreeSet<i32> = dates.iter().map(|d| date_to_days(*d)).collect();
+        all_dates.extend(
+            computed_dates(&ctx, pipeline, &requested, *whole_tables)
+                .await?
+                .0,
+        );
+    }
+    ctx.register_table("as_of_dates", Arc::new(as_of_table(&all_dates)?))
+        .context("as_of_dates")?;
+    write_window_figures(&ctx, work).await
+}
+
+/// Writes `window_figures` for the session's `as_of_dates` into `<dir>/window_figures`.
+async fn write_window_figures(ctx: &SessionContext, dir: &Path) -> Result<PathBuf> {
+    let df = ctx
+        .sql(WINDOW_FIGURES_SQL)
+        .await
+        .context("model window_figures (sql/marts/window_figures.sql)")?;
+    let path = dir.join("window_figures");
+    engine::write_table(
+        df,
+        "window_figures",
+        &path,
+        Some("as_of_date"),
+        WriteOrder::AsItComes,
+    )
+    .await?;
+    Ok(path)
+}
+
+/// Registers the `window_figures` table at `dir` as `window_figures`, restricted to the dates
+/// computed (it may hold more).
+async fn register_window_figures(
+    ctx: &SessionContext,
+    dir: &Path,
+    dates: &BTreeSet<i32>,
+) -> Result<()> {
+    let partition = Some(("as_of_date", DataType::Date32));
+    engine::register_table(ctx, "window_figures_computed", dir, partition).await?;
+    let view = ctx
+        .sql(&format!(
+            "select * from window_figures_computed where as_of_date in ({})",
+            date_list(dates)
+        ))
+        .await
+        .context("window_figures")?;
+    ctx.register_table("window_figures", view.into_view())
+        .context("window_figures")?;
+    Ok(())
+}
+
+/// `date 'YYYY-MM-DD', …` for SQL.
+fn date_list(days: &BTreeSet<i32>) -> String {
+    days.iter()
+        .map(|d| format!("date '{}'", days_to_date(*d)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `mrr_monthly` and `retention_monthly` from the lines visible at `as_of`, with the

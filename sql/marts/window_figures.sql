@@ -1,0 +1,225 @@
+-- window_figures: the windowed figures of customer_daily (SPEC §4) for every account with a
+-- contract line, on every date in `as_of_dates` from its first line's start on: events,
+-- active users, active days and features over the 7 and 30 days ending on the date, help-site
+-- views and readers over 30, tickets created over 30 and 90, open tickets on the date, bad
+-- CSAT over 90, and the days since the latest active day. Point in time: a date's figures
+-- read only events and views dated on or before it and tickets created on or before it (with
+-- their latest state).
+--
+-- The figures come from one sweep over each account's days instead of joining every date to
+-- the rows of its window: each fact becomes a change on the day it enters a window and one on
+-- the day it leaves, and a date's figure is the sum of its account's changes up to its day.
+-- The cost follows the history, not the number of dates, so a backfill runs it once for all
+-- of its dates.
+with as_of as (
+    select as_of_date, cast(as_of_date as int) as as_of_day
+    from as_of_dates
+),
+
+account_dates as (
+    select accounts.account_id, as_of.as_of_date, as_of.as_of_day
+    from as_of
+    join (
+        select account_id, min(cast(start_date as int)) as first_day
+        from stg_handoffs
+        group by account_id
+    ) as accounts
+        on accounts.first_day <= as_of.as_of_day
+),
+
+-- What each account did per day, from one scan of each source: the day itself with its event
+-- count ('day'), each user active that day ('user'), each feature used ('feature'), the
+-- day's help-site views ('views') and each reader of them ('reader').
+activity as (
+    select
+        account_id,
+        day,
+        case
+            when grouping(user_id) = 0 then 'user'
+            when grouping(event) = 0 then 'feature'
+            else 'day'
+        end as kind,
+        case when grouping(user_id) = 0 then user_id else event end as key,
+        count(*) as amount
+    from (
+        select account_id, user_id, event, cast(event_date as int) as day
+        from stg_events
+        where account_id is not null
+    )
+    group by grouping sets ((account_id, day, user_id), (account_id, day, event), (account_id, day))
+    union all
+    select
+        account_id,
+        day,
+        case when grouping(reader) = 0 then 'reader' else 'views' end as kind,
+        reader as key,
+        count(*) as amount
+    from (
+        select account_id, coalesce(user_id, anonymous_id) as reader, cast(event_date as int) as day
+        from stg_pageviews
+        where account_id is not null
+    )
+    group by grouping sets ((account_id, day, reader), (account_id, day))
+),
+
+-- Each key's active days, with the gap since its previous active day and until its next.
+runs as (
+    select
+        account_id,
+        kind,
+        key,
+        day,
+        amount,
+        day - lag(day) over (partition by account_id, kind, key order by day) as gap_before,
+        lead(day) over (partition by account_id, kind, key order by day) - day as gap_after
+    from activity
+),
+
+-- A day's amounts enter the W-day window on the day and leave it W days later. A key active
+-- on day d is in the windows of the dates d to d + W - 1, so a run of its active days at most
+-- W apart counts once, from the run's first day to its last day + W - 1: +1 on the first
+-- day, -1 W days after the last. Null keys (no user, no reader) are never counted.
+usage_changes as (
+    select
+        runs.account_id,
+        cast(runs.day + shift.days as bigint) as day,
+        case
+            when kind <> 'day' or shift.days = 30 then 0
+            when shift.days = 0 then amount
+            else -amount
+        end as events_7d,
+        case
+            when kind <> 'day' or shift.days = 7 then 0
+            when shift.days = 0 then amount
+            else -amount
+        end as events_30d,
+        case
+            when kind <> 'day' or shift.days = 7 then 0
+            when shift.days = 0 then 1
+            else -1
+        end as active_days_30d,
+        case
+            when kind <> 'user' or key is null then 0
+            when shift.days = 0 and (gap_before is null or gap_before > 7) then 1
+            when shift.days = 7 and (gap_after is null or gap_after > 7) then -1
+            else 0
+        end as active_users_7d,
+        case
+            when kind <> 'user' or key is null then 0
+            when shift.days = 0 and (gap_before is null or gap_before > 30) then 1
+            when shift.days = 30 and (gap_after is null or gap_after > 30) then -1
+            else 0
+        end as active_users_30d,
+        case
+            when kind <> 'feature' or key is null then 0
+            when shift.days = 0 and (gap_before is null or gap_before > 30) then 1
+            when shift.days = 30 and (gap_after is null or gap_after > 30) then -1
+            else 0
+        end as distinct_features_30d,
+        case
+            when kind <> 'views' or shift.days = 7 then 0
+            when shift.days = 0 then amount
+            else -amount
+        end as pageviews_30d,
+        case
+            when kind <> 'reader' or key is null then 0
+            when shift.days = 0 and (gap_before is null or gap_before > 30) then 1
+            when shift.days = 30 and (gap_after is null or gap_after > 30) then -1
+            else 0
+        end as help_readers_30d,
+        case when kind = 'day' and shift.days = 0 then day end as active_day
+    from runs
+    cross join (values (0), (7), (30)) as shift(days)
+),
+
+tickets as (
+    select
+        account_id,
+        cast(created_date as int) as created_day,
+        -- A ticket solved before it was created is never open (greatest skips nulls, so an
+        -- unsolved ticket's null is kept apart).
+        case
+            when solved_date is not null
+            then greatest(cast(solved_date as int), cast(created_date as int))
+        end as closed_day,
+        case when priority in ('high', 'urgent') then 1 else 0 end as high_urgent,
+        case when satisfaction = 'bad' then 1 else 0 end as bad_csat
+    from stg_tickets
+    where account_id is not null
+),
+
+-- A ticket counts in the 30 and 90 days from its creation, and is open from its creation
+-- until the day it is solved.
+ticket_changes as (
+    select account_id, cast(created_day as bigint) as day, 1 as tickets_30d, 1 as tickets_90d,
+        1 as open_tickets, high_urgent as open_high_urgent, bad_csat as bad_csat_90d
+    from tickets
+    union all
+    select account_id, cast(created_day + 30 as bigint), -1, 0, 0, 0, 0
+    from tickets
+    union all
+    select account_id, cast(created_day + 90 as bigint), 0, -1, 0, 0, -bad_csat
+    from tickets
+    union all
+    select account_id, cast(closed_day as bigint), 0, 0, -1, -high_urgent, 0
+    from tickets
+    where closed_day is not null
+),
+
+changes as (
+    select
+        *,
+        0 as tickets_30d,
+        0 as tickets_90d,
+        0 as open_tickets,
+        0 as open_high_urgent,
+        0 as bad_csat_90d
+    from usage_changes
+    where events_7d <> 0 or events_30d <> 0 or active_days_30d <> 0 or active_users_7d <> 0
+        or active_users_30d <> 0 or distinct_features_30d <> 0 or pageviews_30d <> 0
+        or help_readers_30d <> 0 or active_day is not null
+    union all
+    select account_id, day, 0, 0, 0, 0, 0, 0, 0, 0, cast(null as int),
+        tickets_30d, tickets_90d, open_tickets, open_high_urgent, bad_csat_90d
+    from ticket_changes
+),
+
+-- Each date placed after its account's changes of the same day, with the running sums.
+final as (
+    select *
+    from (
+        select
+            account_id,
+            as_of_date,
+            sum(events_7d) over running as events_7d,
+            sum(events_30d) over running as events_30d,
+            sum(active_users_7d) over running as active_users_7d,
+            sum(active_users_30d) over running as active_users_30d,
+            sum(active_days_30d) over running as active_days_30d,
+            sum(distinct_features_30d) over running as distinct_features_30d,
+            sum(pageviews_30d) over running as pageviews_30d,
+            sum(help_readers_30d) over running as help_readers_30d,
+            sum(tickets_30d) over running as tickets_30d,
+            sum(tickets_90d) over running as tickets_90d,
+            sum(open_tickets) over running as open_tickets,
+            sum(open_high_urgent) over running as open_high_urgent,
+            sum(bad_csat_90d) over running as bad_csat_90d,
+            cast(day - max(active_day) over running as int) as days_since_last_seen
+        from (
+            select cast(null as date) as as_of_date, 0 as is_date, *
+            from changes
+            union all
+            select as_of_date, 1, account_id, cast(as_of_day as bigint),
+                0, 0, 0, 0, 0, 0, 0, 0, cast(null as int), 0, 0, 0, 0, 0
+            from account_dates
+        )
+        window running as (
+            partition by account_id
+            order by day, is_date
+            rows between unbounded preceding and current row
+        )
+    )
+    where as_of_date is not null
+)
+
+select * from final
