@@ -25,8 +25,10 @@ final as (
         first_read.event,
         first_read.properties,
         first_read.event_date
-    from first_read
-    left join identity_spans
+    -- The spans are the hash join's build side (the left one of a right join): the rows
+    -- stream past them, never held.
+    from identity_spans
+    right join first_read
         on first_read.account_id is null
         and identity_spans.user_id = first_read.user_id
         and identity_spans.valid_from <= first_read.timestamp

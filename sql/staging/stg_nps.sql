@@ -28,8 +28,9 @@ final as (
         latest.score,
         latest.comment,
         latest.responded_date
-    from latest
-    left join identity_spans
+    -- The spans are the hash join's build side (see stg_events).
+    from identity_spans
+    right join latest
         on latest.account_id is null
         and identity_spans.user_id = latest.user_id
         and identity_spans.valid_from <= latest.responded_at

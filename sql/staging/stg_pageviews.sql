@@ -26,8 +26,9 @@ final as (
         first_read.title,
         first_read.referrer,
         first_read.event_date
-    from first_read
-    left join identity_spans
+    -- The spans are the hash join's build side (see stg_events).
+    from identity_spans
+    right join first_read
         on first_read.account_id is null
         and identity_spans.user_id = first_read.user_id
         and identity_spans.valid_from <= first_read.timestamp

@@ -612,6 +612,15 @@ async fn stage(
     let spill_dir = raw_dir.with_file_name("spill");
     std::fs::create_dir_all(&spill_dir).map_err(|e| Error::io(&spill_dir, e))?;
     let ctx = engine::bounded_session(pipeline.memory_limit, &spill_dir)?;
+    // A hash join holds its left side whole, and DataFusion's join does not spill. The
+    // staging models put the small side (files, repeated ids, identity spans) on the left;
+    // the planner must not swap the raw rows in on an estimate of their size.
+    ctx.sql("set datafusion.optimizer.join_reordering = false")
+        .await
+        .context("staging session")?
+        .collect()
+        .await
+        .context("staging session")?;
     warehouse.register_with(&ctx);
     let keeps_files = outcome.sources.iter().any(|s| s.files_read < s.files);
     for kind in SourceKind::ALL {
@@ -740,9 +749,11 @@ async fn account_for(
         if let Some(account) = model.account_column {
             report.orphans += engine::query_count(
                 ctx,
+                // Not `not in`: that anti join holds the staged rows, the handoffs stream.
                 &format!(
-                    "select count(*) from {t} where {account} is null \
-                     or {account} not in (select account_id from stg_handoffs)",
+                    "select count(*) from (select distinct account_id from stg_handoffs) as h \
+                     right join {t} as t on t.{account} = h.account_id \
+                     where h.account_id is null",
                     t = model.name
                 ),
             )
@@ -835,9 +846,11 @@ pub async fn register_raw_views(ctx: &SessionContext, file_ids: &[String]) -> Re
         .context("source_files")?;
     for kind in SourceKind::ALL {
         for table in raw_tables(kind) {
+            // source_files on the left: a hash join holds its left side, and the raw rows
+            // must stream past it, never be held.
             let sql = format!(
-                "select {columns}, f._file_ord, r._line from raw_{name}_files as r \
-                 join source_files as f on r._file = f._file",
+                "select {columns}, f._file_ord, r._line from source_files as f \
+                 join raw_{name}_files as r on r._file = f._file",
                 columns = table
                     .columns
                     .iter()
