@@ -417,3 +417,73 @@ fn build_before_ingest_is_a_usage_error() {
         stderr(&out)
     );
 }
+
+/// The health columns a date's row takes from earlier dates.
+fn deltas(wh: &Path) -> Vec<Vec<String>> {
+    query(
+        wh,
+        "select account_id, cast(score_7d_ago as varchar), cast(score_30d_ago as varchar), \
+         trend from health_scores where as_of_date = date '2026-03-31' order by account_id",
+    )
+}
+
+fn kept_dates(wh: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(wh.join("_state/health_history.json")).unwrap();
+    let list: serde_json::Value = serde_json::from_str(&text).unwrap();
+    list["dates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn kept_scores_feed_later_builds_until_an_ingest_changes_their_inputs() {
+    let fresh = built_book();
+    let expected = deltas(&fresh.path().join("wh"));
+    let dir = built_book();
+    let wh = dir.path().join("wh");
+    let pipeline = ["--pipeline", "pipeline.toml"];
+    let backfill = [
+        &pipeline[..],
+        &["backfill", "--from", "2026-03-01", "--to", "2026-03-30"],
+    ];
+    ok(&churnlake(dir.path(), &backfill.concat()));
+    let kept = kept_dates(&wh);
+    for date in ["2026-03-01", "2026-03-24", "2026-03-30", "2026-03-31"] {
+        assert!(kept.contains(&date.to_string()), "{date} not in {kept:?}");
+        assert!(
+            wh.join(format!("_state/health_history/as_of_date={date}"))
+                .is_dir()
+        );
+    }
+    // The 7 and 30 days before come from the kept scores, and agree with computing them.
+    build(dir.path());
+    assert_eq!(deltas(&wh), expected);
+
+    // A changed file may change any date: the history is dropped, then rebuilt.
+    let mut events = std::fs::read_to_string(dir.path().join("data/events.ndjson")).unwrap();
+    events.push_str(&events_on("acc_a", &[20, 21, 22, 23, 24]));
+    write(dir.path(), "data/events.ndjson", &events);
+    ok(&churnlake(
+        dir.path(),
+        &[&pipeline[..], &["ingest"]].concat(),
+    ));
+    assert!(kept_dates(&wh).is_empty());
+    assert!(
+        !wh.join("_state/health_history/as_of_date=2026-03-24")
+            .exists()
+    );
+    build(dir.path());
+    let changed = tempfile::tempdir().unwrap();
+    book(changed.path());
+    write(changed.path(), "data/events.ndjson", &events);
+    ingest_and_build(changed.path());
+    assert_eq!(deltas(&wh), deltas(&changed.path().join("wh")));
+    assert_ne!(
+        deltas(&wh),
+        expected,
+        "the new events change acc_a's earlier scores"
+    );
+}

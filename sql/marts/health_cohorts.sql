@@ -55,7 +55,7 @@ outcomes as (
     join at_horizon
         on at_horizon.observation_date = observed.observation_date
         and at_horizon.account_id = observed.account_id
-    join health_scores_all as health
+    join cohort_health as health
         on health.account_id = observed.account_id
         and health.as_of_date = observed.observation_date
     where health.score is not null
@@ -104,7 +104,7 @@ surprises as (
         count(*) as churns,
         count(*) filter (where lead.band = 'green') as surprise_churns
     from churn_events
-    left join health_scores_all as lead
+    left join cohort_health as lead
         on lead.account_id = churn_events.account_id
         and cast(lead.as_of_date as int) = cast(churn_events.month_end as int) - ${lead_days}
     group by churn_events.observation_date

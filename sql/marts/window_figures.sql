@@ -10,7 +10,9 @@
 -- the rows of its window: each fact becomes a change on the day it enters a window and one on
 -- the day it leaves, and a date's figure is the sum of its account's changes up to its day.
 -- The cost follows the history, not the number of dates, so a backfill runs it once for all
--- of its dates.
+-- of its dates. Only the days from ${from_date} (29 days before the first date) reach a
+-- date's windows, so events and views before it are not swept: of them, only each account's
+-- latest active day counts (days_since_last_seen).
 with as_of as (
     select as_of_date, cast(as_of_date as int) as as_of_day
     from as_of_dates
@@ -44,7 +46,7 @@ activity as (
     from (
         select account_id, user_id, event, cast(event_date as int) as day
         from stg_events
-        where account_id is not null
+        where account_id is not null and event_date >= date '${from_date}'
     )
     group by grouping sets ((account_id, day, user_id), (account_id, day, event), (account_id, day))
     union all
@@ -57,7 +59,7 @@ activity as (
     from (
         select account_id, coalesce(user_id, anonymous_id) as reader, cast(event_date as int) as day
         from stg_pageviews
-        where account_id is not null
+        where account_id is not null and event_date >= date '${from_date}'
     )
     group by grouping sets ((account_id, day, reader), (account_id, day))
 ),
@@ -182,6 +184,13 @@ changes as (
     select account_id, day, 0, 0, 0, 0, 0, 0, 0, 0, cast(null as int),
         tickets_30d, tickets_90d, open_tickets, open_high_urgent, bad_csat_90d
     from ticket_changes
+    union all
+    -- The latest active day before the swept days.
+    select account_id, cast(max(cast(event_date as int)) as bigint), 0, 0, 0, 0, 0, 0, 0, 0,
+        max(cast(event_date as int)), 0, 0, 0, 0, 0
+    from stg_events
+    where account_id is not null and event_date < date '${from_date}'
+    group by account_id
 ),
 
 -- Each date placed after its account's changes of the same day, with the running sums.

@@ -5,13 +5,15 @@ use super::operation::{Operation, RunLog};
 use super::output::{self, Step};
 use crate::config::Pipeline;
 use crate::error::Result;
-use crate::ingest::convert::date_to_days;
+use crate::ingest::convert::{date_to_days, days_to_date};
+use crate::marts::history::{self, HealthHistory};
 use crate::marts::{self, BuildOutcome, MART_TABLES};
 use crate::publish::Publication;
 use crate::report;
 use crate::warehouse::Warehouse;
 use chrono::NaiveDate;
 use clap::Args;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Build customer_daily, health_scores, playbook_actions and the retention tables as of a
@@ -82,8 +84,9 @@ const DATES_PER_PASS: usize = 31;
 
 /// Computes the marts for `dates` into the operation's scratch directory, in passes of
 /// [`DATES_PER_PASS`] dates (the whole tables in the last) that read one `window_figures`
-/// computed for all of them; returns what to publish: each
-/// built date's partition of the dated tables, and the whole tables.
+/// computed for all of them. Earlier dates' scores still valid in the health history are
+/// read, not recomputed. Returns what to publish: each built date's partition of the dated
+/// tables, the whole tables, and the scores of every date computed, kept as history.
 pub async fn build_step(
     pipeline: &Pipeline,
     op: &mut Operation,
@@ -94,36 +97,53 @@ pub async fn build_step(
     op.run.as_of = first.zip(last);
     let started = std::time::Instant::now();
     let (dates, skipped) = marts::dates_with_input(&op.warehouse, dates).await?;
-    let passes: Vec<&[NaiveDate]> = dates.chunks(DATES_PER_PASS).collect();
+    let fingerprint = marts::model_fingerprint(pipeline);
+    let history = HealthHistory::load(&op.warehouse).await?;
+    let reusable = published_dates(&op.warehouse, history.reusable(&fingerprint)).await?;
+    // (dates, with the whole tables): the whole tables come with the last pass.
+    let chunks: Vec<&[NaiveDate]> = dates.chunks(DATES_PER_PASS).collect();
+    let passes: Vec<(&[NaiveDate], bool)> = chunks
+        .iter()
+        .enumerate()
+        .map(|(pass, chunk)| (*chunk, pass + 1 == chunks.len()))
+        .collect();
     let progress = output::progress(dates.len() as u64, "building");
     let mut publication = Publication::new(&op.run.id);
     let mut total: Option<BuildOutcome> = None;
+    let mut kept = BTreeSet::new();
     // Passes share one sweep of the windowed figures over the history.
     let figures = if passes.len() > 1 {
-        let plan: Vec<(&[NaiveDate], bool)> = passes
-            .iter()
-            .enumerate()
-            .map(|(pass, chunk)| (*chunk, pass + 1 == passes.len()))
-            .collect();
         let work = op.scratch().join("window_figures");
-        Some(marts::compute_window_figures(pipeline, &op.warehouse, &plan, &work).await?)
+        let figures =
+            marts::compute_window_figures(pipeline, &op.warehouse, &passes, &work, &reusable);
+        Some(figures.await?)
     } else {
         None
     };
-    for (pass, chunk) in passes.iter().enumerate() {
+    for (pass, (chunk, whole_tables)) in passes.iter().enumerate() {
         progress.set_message(marts::describe_dates(chunk));
-        let last_pass = pass + 1 == passes.len();
         let work = op.scratch().join(format!("pass-{pass}"));
         let outcome = marts::build(
             pipeline,
             &op.warehouse,
             chunk,
             &work,
-            last_pass,
+            *whole_tables,
             figures.as_deref(),
+            &reusable,
         )
         .await?;
         plan_publication(&op.warehouse, op.scratch(), &outcome, &mut publication).await?;
+        for date in &outcome.computed {
+            if kept.insert(*date) {
+                let staged = staged_path(op.scratch(), &outcome, "health_history");
+                let partition = format!("{staged}/as_of_date={date}");
+                let target = history::partition_of(*date);
+                publication
+                    .replace_tree(&op.warehouse, op.scratch(), &partition, &target)
+                    .await?;
+            }
+        }
         progress.inc(chunk.len() as u64);
         total = Some(match total {
             None => outcome,
@@ -139,6 +159,10 @@ pub async fn build_step(
     }
     progress.finish_and_clear();
     let mut outcome = total.expect("at least one pass");
+    let kept: Vec<NaiveDate> = kept.into_iter().collect();
+    history
+        .after_build(&fingerprint, &kept)
+        .publish(op.scratch(), &mut publication)?;
     outcome.skipped = skipped;
     let seconds = started.elapsed().as_secs_f64();
     op.results.as_of = outcome.dates.iter().map(|d| d.to_string()).collect();
@@ -158,18 +182,40 @@ pub async fn build_step(
     Ok((outcome, publication))
 }
 
+/// Where a build wrote `table`, relative to the scratch directory.
+fn staged_path(scratch: &Path, outcome: &BuildOutcome, table: &str) -> String {
+    let dir = outcome
+        .tables_dir
+        .strip_prefix(scratch)
+        .expect("tables are written in the scratch directory");
+    format!("{}/{table}", dir.display())
+}
+
+/// The `dates` whose kept scores are in the warehouse (the list may name a date whose files
+/// were deleted by hand).
+async fn published_dates(warehouse: &Warehouse, dates: BTreeSet<i32>) -> Result<BTreeSet<i32>> {
+    if dates.is_empty() {
+        return Ok(dates);
+    }
+    let partitions: BTreeSet<String> = warehouse
+        .list_dirs(history::HEALTH_HISTORY_DIR)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(dates
+        .into_iter()
+        .filter(|day| partitions.contains(&history::partition_name(days_to_date(*day))))
+        .collect())
+}
+
 async fn plan_publication(
     warehouse: &Warehouse,
     scratch: &Path,
     outcome: &BuildOutcome,
     publication: &mut Publication,
 ) -> Result<()> {
-    let staged_root = outcome
-        .tables_dir
-        .strip_prefix(scratch)
-        .expect("tables are written in the scratch directory")
-        .to_string_lossy()
-        .to_string();
+    let staged_root = staged_path(scratch, outcome, "");
+    let staged_root = staged_root.trim_end_matches('/');
     for table in &MART_TABLES {
         let mut any = false;
         for date in &outcome.dates {

@@ -20,6 +20,7 @@ use crate::contract::SourceKind;
 use crate::engine;
 use crate::error::EngineContext;
 use crate::error::{Error, Result};
+use crate::marts::history::{self, HealthHistory, Reach};
 use crate::warehouse::Warehouse;
 use batch::{Column, ColumnType, TableWriter};
 use convert::Value;
@@ -119,6 +120,8 @@ pub struct IngestOutcome {
     pub cached_raw: BTreeMap<String, Vec<String>>,
     /// No file was new, changed or removed: the staged tables stand as they are.
     pub unchanged: bool,
+    /// How far back the staged tables changed (what the health history must forget).
+    pub reach: Reach,
     pub result: Result<()>,
 }
 
@@ -150,6 +153,21 @@ impl IngestOutcome {
                 }
             }
         }
+        let (history, dropped) = HealthHistory::load(warehouse)
+            .await?
+            .after_ingest(self.reach);
+        if !dropped.is_empty() {
+            let dropped: Vec<String> = dropped
+                .iter()
+                .map(|d| format!("{}/", history::partition_name(*d)))
+                .collect();
+            for entry in warehouse.list(history::HEALTH_HISTORY_DIR).await? {
+                if dropped.iter().any(|p| entry.key.starts_with(p)) {
+                    publication.delete(&format!("{}/{}", history::HEALTH_HISTORY_DIR, entry.key));
+                }
+            }
+        }
+        history.publish(scratch, publication)?;
         let manifest = serde_json::to_vec_pretty(&self.manifest).expect("a manifest serializes");
         let file = scratch.join("state").join("manifest.json");
         std::fs::write(&file, manifest).map_err(|e| Error::io(&file, e))?;
@@ -196,6 +214,7 @@ pub async fn ingest(
         kept_ids: BTreeSet::new(),
         cached_raw: BTreeMap::new(),
         unchanged: false,
+        reach: Reach::Everything,
         result: Ok(()),
     };
     let previous = if full_refresh {
@@ -237,6 +256,9 @@ pub async fn ingest(
     let mut first_error = None;
     let mut files_ordered = Vec::new();
     let mut changed = false;
+    // Whether a file changed or went, or a source is new or redefined: then any date's
+    // inputs may have changed, not only those the new rows reach.
+    let mut rewritten = full_refresh;
     for source in &pipeline.sources {
         let mut report = SourceReport {
             source: source.name.clone(),
@@ -279,6 +301,10 @@ pub async fn ingest(
                     || prior.is_none_or(|p| {
                         p.fingerprint != fingerprint || p.files.len() != states.len()
                     });
+                rewritten |= prior.is_none_or(|p| {
+                    p.fingerprint != fingerprint
+                        || p.files.iter().any(|f| !states.iter().any(|s| s.id == f.id))
+                });
                 files_ordered.extend(states.iter().map(|f| f.id.clone()));
                 source_state.files = states;
             }
@@ -295,6 +321,7 @@ pub async fn ingest(
             .insert(source.name.clone(), source_state);
     }
     changed |= previous.sources.len() != outcome.manifest.sources.len();
+    rewritten |= previous.sources.len() != outcome.manifest.sources.len();
     match quarantine.writer.finish() {
         Ok(rows) => outcome.quarantined = rows,
         Err(e) => {
@@ -338,6 +365,9 @@ pub async fn ingest(
         return outcome;
     }
     progress.set_message("deduplicating and staging (sql/staging)");
+    if !rewritten {
+        outcome.reach = Reach::Nothing;
+    }
     outcome.result = stage(pipeline, warehouse, &raw_dir, &files_ordered, &mut outcome).await;
     outcome
 }
@@ -634,6 +664,8 @@ async fn stage(
                 .read_parquet(format!("{}/", new_dir.display()), options())
                 .await
                 .context(step.clone())?;
+            ctx.register_table(format!("new_raw_{}", table.name), new.clone().into_view())
+                .context(step.clone())?;
             let kept_dir = format!("{}/{}", state::RAW_DIR, table.name);
             let all = if keeps_files && warehouse.exists(&kept_dir).await? {
                 let kept = ctx
@@ -647,6 +679,9 @@ async fn stage(
             ctx.register_table(format!("raw_{}_files", table.name), all.into_view())
                 .context(step)?;
         }
+    }
+    if outcome.reach != Reach::Everything {
+        outcome.reach = earliest_change(&ctx, warehouse).await?;
     }
     register_raw_views(&ctx, file_ids).await?;
     let vars = [("reporting_currency", pipeline.reporting_currency.as_str())];
@@ -697,6 +732,74 @@ async fn stage(
         )));
     }
     Ok(())
+}
+
+/// For each raw table, the day from which one of its rows can change what a date sees
+/// (SQL over its columns, days since the epoch), and for keyed sources the key and the
+/// staged table whose earlier version of the row it may replace (that version's day counts
+/// too). Group and identify calls carry UTC timestamps; their local date is at most a day
+/// earlier.
+const CHANGE_DAYS: &[(&str, &str, Option<KeyedBy>)] = &[
+    (
+        "handoffs",
+        "cast(start_date as int)",
+        Some(("deal_id", "stg_handoffs")),
+    ),
+    (
+        "tickets",
+        "cast(created_date as int)",
+        Some(("id", "stg_tickets")),
+    ),
+    (
+        "nps",
+        "cast(responded_date as int)",
+        Some(("response_id", "stg_nps")),
+    ),
+    ("fx_rates", "cast(date as int)", None),
+    ("events", "cast(event_date as int)", None),
+    ("pageviews", "cast(event_date as int)", None),
+    (
+        "identities",
+        "cast(cast(timestamp as date) as int) - 1",
+        None,
+    ),
+    ("users", "cast(cast(timestamp as date) as int) - 1", None),
+];
+
+/// A keyed source's key and staged table.
+type KeyedBy = (&'static str, &'static str);
+
+/// How far back the rows of the files read this run (`new_raw_<table>`) change the staged
+/// tables, when every earlier file stands: from the earliest day of any of them.
+async fn earliest_change(ctx: &SessionContext, warehouse: &Warehouse) -> Result<Reach> {
+    let mut earliest: Option<u64> = None;
+    for (table, day, keyed) in CHANGE_DAYS {
+        let replaced = match keyed {
+            None => String::new(),
+            Some((key, staged)) => {
+                if !warehouse.exists(staged).await? {
+                    return Ok(Reach::Everything);
+                }
+                let previous = format!("previous_{staged}");
+                engine::register_location(ctx, &previous, &warehouse.url_of(staged), None).await?;
+                format!(
+                    " union all select {day} as day \
+                     from (select distinct {key} from new_raw_{table}) as k \
+                     join {previous} on {previous}.{key} = k.{key}"
+                )
+            }
+        };
+        // Day 0 (1970-01-01) stands for "no row": no real input is dated then.
+        let sql = format!(
+            "select coalesce(min(day), 0) from \
+             (select {day} as day from new_raw_{table}{replaced})"
+        );
+        let first = engine::query_count(ctx, &sql).await?;
+        if first > 0 {
+            earliest = Some(earliest.map_or(first, |e| e.min(first)));
+        }
+    }
+    Ok(earliest.map_or(Reach::Nothing, |day| Reach::From(day as i32)))
 }
 
 /// Fills loaded, duplicate, orphan and event-time figures of a source, and checks grain and

@@ -8,7 +8,8 @@
 
 use crate::config::{Component, HealthModel};
 
-/// The query producing `health_scores` for every date in `customer_daily_all`.
+/// The query producing `health_scores` for every date in `customer_daily_all`; the scores
+/// 7 and 30 days before come from those dates or from `prior_health`.
 pub fn health_sql(model: &HealthModel) -> String {
     let components = &model.components;
     let list = |f: &dyn Fn(&Component) -> String| -> String {
@@ -136,16 +137,24 @@ reasons as (
     group by account_id, as_of_date
 ),
 
+-- Scores of earlier dates: computed here, or published by an earlier build whose inputs
+-- are unchanged (`prior_health`, never a date computed here).
+past as (
+    select account_id, as_of_date, score from scored
+    union all
+    select account_id, as_of_date, score from prior_health
+),
+
 history as (
     select
         scored.*,
         week_ago.score as score_7d_ago,
         month_ago.score as score_30d_ago
     from scored
-    left join scored as week_ago
+    left join past as week_ago
         on week_ago.account_id = scored.account_id
         and cast(week_ago.as_of_date as int) = cast(scored.as_of_date as int) - 7
-    left join scored as month_ago
+    left join past as month_ago
         on month_ago.account_id = scored.account_id
         and cast(month_ago.as_of_date as int) = cast(scored.as_of_date as int) - 30
 ),

@@ -8,6 +8,7 @@
 
 pub mod expressions;
 mod health;
+pub mod history;
 mod playbook;
 
 use crate::config::Pipeline;
@@ -129,6 +130,30 @@ fn customer_daily_sql(pipeline: &Pipeline) -> String {
         .replace("${touch_model}", &touch)
 }
 
+/// Hash of everything that decides a date's customer_daily and health rows from the raw
+/// files: churnlake's version, the SQL of the staging models and of these marts, and the
+/// pipeline settings they read. Published scores of another fingerprint are never reused.
+pub fn model_fingerprint(pipeline: &Pipeline) -> String {
+    use std::hash::Hasher;
+    let mut hasher = twox_hash::XxHash3_64::default();
+    let mut add = |text: &str| {
+        hasher.write(text.as_bytes());
+        hasher.write_u8(0);
+    };
+    add(env!("CARGO_PKG_VERSION"));
+    add(&pipeline.timezone.to_string());
+    add(&pipeline.reporting_currency);
+    for model in STAGING_MODELS {
+        add(model.sql);
+    }
+    add(&customer_daily_sql(pipeline));
+    add(WINDOW_FIGURES_SQL);
+    if let Some(model) = &pipeline.health {
+        add(&health::health_sql(model));
+    }
+    format!("{:016x}", hasher.finish())
+}
+
 fn as_of_table(dates: &BTreeSet<i32>) -> Result<MemTable> {
     date_table("as_of_date", &dates.iter().copied().collect::<Vec<_>>())
 }
@@ -169,8 +194,10 @@ async fn planning_session() -> Result<SessionContext> {
     }
     ctx.register_table("as_of_dates", Arc::new(as_of_table(&BTreeSet::new())?))
         .context("as_of_dates")?;
+    ctx.register_table("prior_health", Arc::new(empty_prior_health()?))
+        .context("prior_health")?;
     let figures = ctx
-        .sql(WINDOW_FIGURES_SQL)
+        .sql(&window_figures_sql(0))
         .await
         .context("planning window_figures")?;
     ctx.register_table("window_figures", figures.into_view())
@@ -338,6 +365,9 @@ pub struct BuildOutcome {
     /// Requested dates without input (before the first contract line, or after the latest
     /// dated row): not built.
     pub skipped: Vec<NaiveDate>,
+    /// Every date computed, requested or read by one (its scores are kept under
+    /// `<dir>/health_history/as_of_date=…/`).
+    pub computed: Vec<NaiveDate>,
     /// Table → schema, so an empty table can still be read.
     pub schemas: Vec<(String, SchemaRef)>,
     /// Tables rewritten whole (`<dir>/<table>/`) → rows.
@@ -358,6 +388,7 @@ pub async fn build(
     work: &Path,
     whole_tables: bool,
     window_figures: Option<&Path>,
+    reusable: &BTreeSet<i32>,
 ) -> Result<BuildOutcome> {
     let Some(model) = &pipeline.health else {
         return Err(Error::Usage(format!(
@@ -372,14 +403,19 @@ pub async fn build(
 
     let requested: BTreeSet<i32> = dates.iter().map(|d| date_to_days(*d)).collect();
     let last = *requested.iter().next_back().expect("at least one date");
-    let (computed, boundaries) = computed_dates(&ctx, pipeline, &requested, whole_tables).await?;
+    let Dates {
+        computed,
+        reused,
+        boundaries,
+    } = plan_dates(&ctx, pipeline, &requested, whole_tables, reusable).await?;
     ctx.register_table("as_of_dates", Arc::new(as_of_table(&computed)?))
         .context("as_of_dates")?;
+    register_prior_health(&ctx, warehouse, &reused).await?;
 
     let all = work.join("all");
     let figures_dir = match window_figures {
         Some(dir) => dir.to_path_buf(),
-        None => write_window_figures(&ctx, &all).await?,
+        None => write_window_figures(&ctx, &all, &computed).await?,
     };
     register_window_figures(&ctx, &figures_dir, &computed).await?;
     let customer = ctx
@@ -396,6 +432,22 @@ pub async fn build(
     let health_schema = health.schema().as_arrow().clone();
     schemas.push(("health_scores".to_string(), Arc::new(health_schema.clone())));
     write_and_register(&ctx, health, "health_scores", &all).await?;
+    let kept = ctx
+        .sql(&format!(
+            "select {PRIOR_HEALTH_COLUMNS} from health_scores_all"
+        ))
+        .await
+        .context("health_history")?;
+    let order = WriteOrder::AsItComes;
+    let history_dir = all.join("health_history");
+    engine::write_table(
+        kept,
+        "health_history",
+        &history_dir,
+        Some("as_of_date"),
+        order,
+    )
+    .await?;
 
     let subject = subject_schema(&customer_schema, &health_schema);
     let health_columns: Vec<String> = subject
@@ -446,26 +498,35 @@ pub async fn build(
         tables,
         tables_dir: all,
         dates: dates.to_vec(),
+        computed: computed.iter().map(|d| days_to_date(*d)).collect(),
         skipped: Vec::new(),
         schemas,
         whole_tables,
     })
 }
 
-/// The dates a build of `requested` computes, and the month boundaries of its whole tables
-/// (none without them): each date, the dates 7 and 30 days before it (for the health
-/// deltas), and for health_cohorts every month start and each start minus the surprise lead
-/// (point in time, like any other date).
-async fn computed_dates(
+/// The dates a build of `requested` reads, split into those it computes and those it reuses
+/// from `reusable` (published, see [`history`]), and the month boundaries of its whole
+/// tables (none without them). It reads each date, the dates 7 and 30 days before it (for
+/// the health deltas), and for health_cohorts every month start and each start minus the
+/// surprise lead (point in time, like any other date). Requested dates are always computed.
+struct Dates {
+    computed: BTreeSet<i32>,
+    reused: BTreeSet<i32>,
+    boundaries: Vec<i32>,
+}
+
+async fn plan_dates(
     ctx: &SessionContext,
     pipeline: &Pipeline,
     requested: &BTreeSet<i32>,
     whole_tables: bool,
-) -> Result<(BTreeSet<i32>, Vec<i32>)> {
-    let mut computed = requested.clone();
+    reusable: &BTreeSet<i32>,
+) -> Result<Dates> {
+    let mut earlier = BTreeSet::new();
     for day in requested {
-        computed.insert(day - 7);
-        computed.insert(day - 30);
+        earlier.insert(day - 7);
+        earlier.insert(day - 30);
     }
     let last = *requested.iter().next_back().expect("at least one date");
     let boundaries = if whole_tables {
@@ -474,10 +535,18 @@ async fn computed_dates(
         Vec::new()
     };
     for boundary in &boundaries {
-        computed.insert(*boundary);
-        computed.insert(boundary - pipeline.retention.surprise_lead_days as i32);
+        earlier.insert(*boundary);
+        earlier.insert(boundary - pipeline.retention.surprise_lead_days as i32);
     }
-    Ok((computed, boundaries))
+    let (reused, computed): (BTreeSet<i32>, BTreeSet<i32>) = earlier
+        .difference(requested)
+        .copied()
+        .partition(|day| reusable.contains(day));
+    Ok(Dates {
+        computed: computed.union(requested).copied().collect(),
+        reused,
+        boundaries,
+    })
 }
 
 /// Computes `window_figures` (sql/marts/window_figures.sql) into `work` for every date that the
@@ -488,6 +557,7 @@ pub async fn compute_window_figures(
     warehouse: &Warehouse,
     passes: &[(&[NaiveDate], bool)],
     work: &Path,
+    reusable: &BTreeSet<i32>,
 ) -> Result<PathBuf> {
     let spill = work.join("spill");
     std::fs::create_dir_all(&spill).map_err(|e| Error::io(&spill, e))?;
@@ -497,20 +567,32 @@ pub async fn compute_window_figures(
     for (dates, whole_tables) in passes {
         let requested: BTreeSet<i32> = dates.iter().map(|d| date_to_days(*d)).collect();
         all_dates.extend(
-            computed_dates(&ctx, pipeline, &requested, *whole_tables)
+            plan_dates(&ctx, pipeline, &requested, *whole_tables, reusable)
                 .await?
-                .0,
+                .computed,
         );
     }
     ctx.register_table("as_of_dates", Arc::new(as_of_table(&all_dates)?))
         .context("as_of_dates")?;
-    write_window_figures(&ctx, work).await
+    write_window_figures(&ctx, work, &all_dates).await
 }
 
-/// Writes `window_figures` for the session's `as_of_dates` into `<dir>/window_figures`.
-async fn write_window_figures(ctx: &SessionContext, dir: &Path) -> Result<PathBuf> {
+/// The SQL of `window_figures` for dates from `first` on: it sweeps the events and page
+/// views of the days whose 30-day windows reach them, and the latest active day before.
+fn window_figures_sql(first: i32) -> String {
+    WINDOW_FIGURES_SQL.replace("${from_date}", &days_to_date(first - 29).to_string())
+}
+
+/// Writes `window_figures` for the session's `as_of_dates` (`dates`) into
+/// `<dir>/window_figures`.
+async fn write_window_figures(
+    ctx: &SessionContext,
+    dir: &Path,
+    dates: &BTreeSet<i32>,
+) -> Result<PathBuf> {
+    let first = *dates.iter().next().expect("at least one date");
     let df = ctx
-        .sql(WINDOW_FIGURES_SQL)
+        .sql(&window_figures_sql(first))
         .await
         .context("model window_figures (sql/marts/window_figures.sql)")?;
     let path = dir.join("window_figures");
@@ -546,6 +628,48 @@ async fn register_window_figures(
     Ok(())
 }
 
+/// The columns of `health_scores` that later dates read.
+const PRIOR_HEALTH_COLUMNS: &str = "account_id, as_of_date, score, band";
+
+/// An empty `prior_health`, for builds that reuse no date.
+fn empty_prior_health() -> Result<MemTable> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("account_id", DataType::Utf8, false),
+        Field::new("as_of_date", DataType::Date32, false),
+        Field::new("score", DataType::Float64, true),
+        Field::new("band", DataType::Utf8, true),
+    ]));
+    MemTable::try_new(schema, vec![vec![]]).context("prior_health")
+}
+
+/// Registers `prior_health`: the kept health scores of the `reused` dates (see
+/// [`history`]).
+async fn register_prior_health(
+    ctx: &SessionContext,
+    warehouse: &Warehouse,
+    reused: &BTreeSet<i32>,
+) -> Result<()> {
+    if reused.is_empty() {
+        return ctx
+            .register_table("prior_health", Arc::new(empty_prior_health()?))
+            .map(|_| ())
+            .context("prior_health");
+    }
+    let partition = Some(("as_of_date", DataType::Date32));
+    let location = warehouse.url_of(history::HEALTH_HISTORY_DIR);
+    engine::register_location(ctx, "kept_health", &location, partition).await?;
+    let view = ctx
+        .sql(&format!(
+            "select {PRIOR_HEALTH_COLUMNS} from kept_health where as_of_date in ({})",
+            date_list(reused)
+        ))
+        .await
+        .context("prior_health")?;
+    ctx.register_table("prior_health", view.into_view())
+        .context("prior_health")?;
+    Ok(())
+}
+
 /// `date 'YYYY-MM-DD', …` for SQL.
 fn date_list(days: &BTreeSet<i32>) -> String {
     days.iter()
@@ -572,6 +696,15 @@ async fn build_retention(
         engine::run_model(ctx, "boundary_snapshots", BOUNDARY_SNAPSHOTS_SQL, &[]).await?;
     ctx.register_table("boundary_snapshots", snapshots.into_view())
         .context("boundary_snapshots")?;
+    let cohort_health = ctx
+        .sql(&format!(
+            "select {PRIOR_HEALTH_COLUMNS} from health_scores_all \
+             union all select {PRIOR_HEALTH_COLUMNS} from prior_health"
+        ))
+        .await
+        .context("cohort_health")?;
+    ctx.register_table("cohort_health", cohort_health.into_view())
+        .context("cohort_health")?;
     let settings = &pipeline.retention;
     let values = [
         ("as_of", as_of.to_string()),
