@@ -134,10 +134,10 @@ pub async fn build_step(
         )
         .await?;
         plan_publication(&op.warehouse, op.scratch(), &outcome, &mut publication).await?;
+        let staged = format!("{}/health_history", staged_root(op.scratch(), &outcome));
         for date in &outcome.computed {
             if kept.insert(*date) {
-                let staged = staged_path(op.scratch(), &outcome, "health_history");
-                let partition = format!("{staged}/as_of_date={date}");
+                let partition = format!("{staged}/{}", history::partition_name(*date));
                 let target = history::partition_of(*date);
                 publication
                     .replace_tree(&op.warehouse, op.scratch(), &partition, &target)
@@ -182,13 +182,14 @@ pub async fn build_step(
     Ok((outcome, publication))
 }
 
-/// Where a build wrote `table`, relative to the scratch directory.
-fn staged_path(scratch: &Path, outcome: &BuildOutcome, table: &str) -> String {
-    let dir = outcome
+/// Where a build wrote its tables, relative to the scratch directory.
+fn staged_root(scratch: &Path, outcome: &BuildOutcome) -> String {
+    outcome
         .tables_dir
         .strip_prefix(scratch)
-        .expect("tables are written in the scratch directory");
-    format!("{}/{table}", dir.display())
+        .expect("tables are written in the scratch directory")
+        .display()
+        .to_string()
 }
 
 /// The `dates` whose kept scores are in the warehouse (the list may name a date whose files
@@ -214,8 +215,7 @@ async fn plan_publication(
     outcome: &BuildOutcome,
     publication: &mut Publication,
 ) -> Result<()> {
-    let staged_root = staged_path(scratch, outcome, "");
-    let staged_root = staged_root.trim_end_matches('/');
+    let staged_root = staged_root(scratch, outcome);
     for table in &MART_TABLES {
         let mut any = false;
         for date in &outcome.dates {

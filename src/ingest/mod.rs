@@ -320,8 +320,9 @@ pub async fn ingest(
             .sources
             .insert(source.name.clone(), source_state);
     }
-    changed |= previous.sources.len() != outcome.manifest.sources.len();
-    rewritten |= previous.sources.len() != outcome.manifest.sources.len();
+    let source_went = previous.sources.len() != outcome.manifest.sources.len();
+    changed |= source_went;
+    rewritten |= source_went;
     match quarantine.writer.finish() {
         Ok(rows) => outcome.quarantined = rows,
         Err(e) => {

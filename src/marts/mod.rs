@@ -614,17 +614,31 @@ async fn register_window_figures(
     dir: &Path,
     dates: &BTreeSet<i32>,
 ) -> Result<()> {
+    let location = dir.display().to_string();
+    register_dates_of(ctx, "window_figures", &location, "*", dates).await
+}
+
+/// Registers `name`: `columns` of the table at `location` (partitioned by `as_of_date`),
+/// restricted to `dates` (the partitions pruned).
+async fn register_dates_of(
+    ctx: &SessionContext,
+    name: &str,
+    location: &str,
+    columns: &str,
+    dates: &BTreeSet<i32>,
+) -> Result<()> {
+    let files = format!("{name}_files");
     let partition = Some(("as_of_date", DataType::Date32));
-    engine::register_table(ctx, "window_figures_computed", dir, partition).await?;
+    engine::register_location(ctx, &files, location, partition).await?;
     let view = ctx
         .sql(&format!(
-            "select * from window_figures_computed where as_of_date in ({})",
+            "select {columns} from {files} where as_of_date in ({})",
             date_list(dates)
         ))
         .await
-        .context("window_figures")?;
-    ctx.register_table("window_figures", view.into_view())
-        .context("window_figures")?;
+        .context(name.to_string())?;
+    ctx.register_table(name, view.into_view())
+        .context(name.to_string())?;
     Ok(())
 }
 
@@ -655,19 +669,8 @@ async fn register_prior_health(
             .map(|_| ())
             .context("prior_health");
     }
-    let partition = Some(("as_of_date", DataType::Date32));
     let location = warehouse.url_of(history::HEALTH_HISTORY_DIR);
-    engine::register_location(ctx, "kept_health", &location, partition).await?;
-    let view = ctx
-        .sql(&format!(
-            "select {PRIOR_HEALTH_COLUMNS} from kept_health where as_of_date in ({})",
-            date_list(reused)
-        ))
-        .await
-        .context("prior_health")?;
-    ctx.register_table("prior_health", view.into_view())
-        .context("prior_health")?;
-    Ok(())
+    register_dates_of(ctx, "prior_health", &location, PRIOR_HEALTH_COLUMNS, reused).await
 }
 
 /// `date 'YYYY-MM-DD', …` for SQL.
