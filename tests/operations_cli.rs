@@ -301,6 +301,184 @@ fn incremental_ingest_reads_only_new_and_changed_files() {
     assert_eq!(raw_files(&wh), raw_files(&fresh));
 }
 
+/// Every file under `dir` with its inode and modification time: a file rewritten, even with
+/// the same bytes, shows a new inode.
+fn file_stamps(dir: &Path) -> std::collections::BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
+    use std::os::unix::fs::MetadataExt;
+    snapshot(dir)
+        .into_iter()
+        .map(|(path, _)| {
+            let meta = std::fs::metadata(&path).unwrap();
+            let stamp = (meta.ino(), meta.modified().unwrap());
+            (path.strip_prefix(dir).unwrap().to_path_buf(), stamp)
+        })
+        .collect()
+}
+
+/// The `message` of a table's step in the run results an ingest printed (`--log-format json`).
+fn table_message(out: &Output, table: &str) -> Option<String> {
+    let results: serde_json::Value = serde_json::from_str(&stdout(out)).expect("stdout is JSON");
+    let step = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["unique_id"] == format!("table.{table}"))
+        .cloned()
+        .unwrap_or_else(|| panic!("table.{table} in the results: {results}"));
+    step["message"].as_str().map(str::to_string)
+}
+
+#[test]
+fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixtures_copy(dir.path());
+    let wh = dir.path().join("wh");
+    ok(&cl(&wh, Some(&data), &["ingest"]));
+    let before = file_stamps(&wh.join("stg_events"));
+    let staged = query(
+        &wh,
+        "select message_id, user_id, cast(event_date as varchar) from stg_events \
+         where user_id is not null order by message_id limit 1",
+    );
+    let (id, user, day) = (&staged[0][0], &staged[0][1], &staged[0][2]);
+    let event_of = format!("select event from stg_events where message_id = '{id}'");
+    let event = scalar(&wh, &event_of);
+    let track = |id: &str, ts: &str, event: &str| {
+        format!(
+            r#"{{"type":"track","messageId":"{id}","userId":"{user}","event":"{event}","timestamp":"{ts}"}}"#
+        )
+    };
+    // A new event read twice, and a later read of a staged event (it loses: its file sorts
+    // after the staged one's); one page view.
+    write(
+        &data,
+        "segment/events-2026-11.ndjson",
+        [
+            track("app-1", "2026-11-01T10:00:00Z", "Report Exported"),
+            track(id, "2026-11-01T11:00:00Z", "Retried"),
+            track("app-1", "2026-11-01T12:00:00Z", "Again"),
+        ]
+        .join("\n"),
+    );
+    write(
+        &data,
+        "helpsite/pages-2026-11.ndjson",
+        format!(
+            r#"{{"type":"page","messageId":"page-app-1","timestamp":"2026-11-01T09:00:00Z","userId":"{user}","properties":{{"path":"/help/a","url":"https://help.example.com/help/a","title":"A"}}}}"#
+        ),
+    );
+    let out = cl(&wh, Some(&data), &["--log-format", "json", "ingest"]);
+    ok(&out);
+    assert_eq!(
+        table_message(&out, "stg_events").as_deref(),
+        Some("appended: 2 partitions rewritten, the others kept")
+    );
+    assert_eq!(
+        table_message(&out, "stg_pageviews").as_deref(),
+        Some("appended: 1 partitions rewritten, the others kept")
+    );
+    assert_eq!(table_message(&out, "stg_tickets"), None);
+
+    // The staged tables and their figures are those of staging every file afresh.
+    let same_as_fresh = |what: &str| {
+        let fresh = dir.path().join(format!("fresh-{what}"));
+        ok(&cl(&fresh, Some(&data), &["ingest"]));
+        for table in ["stg_events", "stg_pageviews", "stg_identities"] {
+            let sql = format!("select * from {table} order by message_id");
+            assert_same(
+                &query(&wh, &sql),
+                &query(&fresh, &sql),
+                &format!("{table} {what}"),
+            );
+        }
+        let figures = "select source, rows_read, rows_loaded, rows_quarantined, duplicates, \
+                       orphans, max_event_time, status from data_quality \
+                       where run_id = (select max(run_id) from data_quality) order by source";
+        assert_eq!(
+            query(&wh, figures),
+            query(&fresh, figures),
+            "data_quality {what}"
+        );
+    };
+    same_as_fresh("after a later file");
+    assert_eq!(scalar(&wh, &event_of), event);
+    assert_eq!(
+        scalar(
+            &wh,
+            "select event from stg_events where message_id = 'app-1'"
+        ),
+        "Report Exported"
+    );
+
+    // Only the new day's partition and the retried event's are new files.
+    let after = file_stamps(&wh.join("stg_events"));
+    let rewritten = [
+        format!("event_date={day}"),
+        "event_date=2026-11-01".to_string(),
+    ];
+    let mut kept = 0;
+    for (file, stamp) in &before {
+        let partition = file.iter().next().unwrap().to_string_lossy().to_string();
+        if rewritten.contains(&partition) {
+            assert_ne!(
+                after.get(file),
+                Some(stamp),
+                "{} was rewritten",
+                file.display()
+            );
+        } else {
+            assert_eq!(
+                after.get(file),
+                Some(stamp),
+                "{} is untouched",
+                file.display()
+            );
+            kept += 1;
+        }
+    }
+    assert!(kept > 100, "most partitions kept: {kept}");
+    assert!(after.keys().any(|f| f.starts_with("event_date=2026-11-01")));
+
+    // A file that sorts first holds an earlier read of a staged event, on another day: that
+    // read wins now, and the event moves to its day's partition.
+    write(
+        &data,
+        "segment/events-2026-01.ndjson",
+        track(id, "2026-05-31T08:00:00Z", "Earlier read"),
+    );
+    let out = cl(&wh, Some(&data), &["--log-format", "json", "ingest"]);
+    ok(&out);
+    // The new read's day, and those of the two kept reads.
+    assert_eq!(
+        table_message(&out, "stg_events").as_deref(),
+        Some("appended: 3 partitions rewritten, the others kept")
+    );
+    same_as_fresh("after an earlier file");
+    assert_eq!(
+        query(
+            &wh,
+            &format!(
+                "select event, cast(event_date as varchar) from stg_events where message_id = '{id}'"
+            )
+        ),
+        vec![vec!["Earlier read".to_string(), "2026-05-31".to_string()]]
+    );
+
+    // A group call earlier than the latest staged event may move staged events to another
+    // account: everything is restaged.
+    write(
+        &data,
+        "segment/events-2026-12.ndjson",
+        format!(
+            r#"{{"type":"group","messageId":"group-app-1","timestamp":"2026-07-01T00:00:00Z","userId":"{user}","groupId":"acc_0001"}}"#
+        ),
+    );
+    let out = cl(&wh, Some(&data), &["--log-format", "json", "ingest"]);
+    ok(&out);
+    assert_eq!(table_message(&out, "stg_events"), None);
+    same_as_fresh("after an early group call");
+}
+
 #[test]
 fn a_second_run_waits_for_none_and_names_the_lock_holder() {
     let dir = tempfile::tempdir().unwrap();

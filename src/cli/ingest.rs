@@ -122,7 +122,14 @@ pub async fn ingest_step(
     }
     let seconds = started.elapsed().as_secs_f64();
     for (table, rows) in &outcome.tables {
-        op.step(Step::table(table, *rows, seconds));
+        let mut step = Step::table(table, *rows, seconds);
+        if let Some(partitions) = outcome.rewritten.get(table) {
+            step.message = Some(format!(
+                "appended: {} partitions rewritten, the others kept",
+                partitions.len()
+            ));
+        }
+        op.step(step);
     }
     output::event(
         "ingest_finished",

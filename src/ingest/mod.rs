@@ -6,6 +6,7 @@
 //! of `sql/staging` deduplicate, resolve identities and convert money in DataFusion. This
 //! module writes only into the run's work directory; making tables visible is `publish`'s job.
 
+pub mod append;
 pub mod batch;
 pub mod convert;
 pub mod notes;
@@ -108,6 +109,9 @@ pub struct IngestOutcome {
     pub sources: Vec<SourceReport>,
     /// Staged table name → rows, for tables ready to publish in `tables_dir`.
     pub tables: Vec<(String, u64)>,
+    /// Tables this run appended to → the partitions it rewrote (`tables_dir` holds only
+    /// those); every other table in `tables` is written whole.
+    pub rewritten: BTreeMap<String, Vec<String>>,
     pub tables_dir: PathBuf,
     pub quarantine_file: PathBuf,
     pub quarantined: u64,
@@ -138,9 +142,19 @@ impl IngestOutcome {
             return Ok(());
         }
         for (name, _) in &self.tables {
-            publication
-                .replace_tree(warehouse, scratch, &format!("tables/{name}"), name)
-                .await?;
+            let partitions = match self.rewritten.get(name) {
+                Some(partitions) => partitions.iter().map(|p| format!("/{p}")).collect(),
+                None => vec![String::new()],
+            };
+            for partition in partitions {
+                let (staged, target) = (
+                    format!("tables/{name}{partition}"),
+                    format!("{name}{partition}"),
+                );
+                publication
+                    .replace_tree(warehouse, scratch, &staged, &target)
+                    .await?;
+            }
         }
         for file in &self.new_raw_files {
             // `state/raw/...` in the scratch directory is `_state/raw/...` in the warehouse.
@@ -206,6 +220,7 @@ pub async fn ingest(
     let mut outcome = IngestOutcome {
         sources: Vec::new(),
         tables: Vec::new(),
+        rewritten: BTreeMap::new(),
         tables_dir: work.join("tables"),
         quarantine_file: quarantine_file.clone(),
         quarantined: 0,
@@ -369,7 +384,15 @@ pub async fn ingest(
     if !rewritten {
         outcome.reach = Reach::Nothing;
     }
-    outcome.result = stage(pipeline, warehouse, &raw_dir, &files_ordered, &mut outcome).await;
+    outcome.result = stage(
+        pipeline,
+        warehouse,
+        &raw_dir,
+        &files_ordered,
+        previous.staging.as_ref(),
+        &mut outcome,
+    )
+    .await;
     outcome
 }
 
@@ -638,6 +661,7 @@ async fn stage(
     warehouse: &Warehouse,
     raw_dir: &Path,
     file_ids: &[String],
+    previous: Option<&state::Staging>,
     outcome: &mut IngestOutcome,
 ) -> Result<()> {
     let spill_dir = raw_dir.with_file_name("spill");
@@ -654,6 +678,7 @@ async fn stage(
         .context("staging session")?;
     warehouse.register_with(&ctx);
     let keeps_files = outcome.sources.iter().any(|s| s.files_read < s.files);
+    let mut raw = Vec::new();
     for kind in SourceKind::ALL {
         for table in raw_tables(kind) {
             let schema = batch::schema_of(&table.all_columns());
@@ -668,21 +693,45 @@ async fn stage(
             ctx.register_table(format!("new_raw_{}", table.name), new.clone().into_view())
                 .context(step.clone())?;
             let kept_dir = format!("{}/{}", state::RAW_DIR, table.name);
-            let all = if keeps_files && warehouse.exists(&kept_dir).await? {
+            let kept = if keeps_files && warehouse.exists(&kept_dir).await? {
                 let kept = ctx
                     .read_parquet(format!("{}/", warehouse.url_of(&kept_dir)), options())
                     .await
                     .context(step.clone())?;
-                new.union(kept).context(step.clone())?
+                Some(kept)
             } else {
-                new
+                None
             };
-            ctx.register_table(format!("raw_{}_files", table.name), all.into_view())
-                .context(step)?;
+            raw.push((table.name, schema, new, kept));
         }
+    }
+    // Only new files: the event tables may take just the new ids (see `append`).
+    let touched_dir = raw_dir.with_file_name("touched");
+    let mut appends = if outcome.reach != Reach::Everything && keeps_files {
+        let fingerprint = state::staging_fingerprint(pipeline);
+        append::plan(&ctx, warehouse, &fingerprint, previous).await?
+    } else {
+        Vec::new()
+    };
+    for (name, schema, new, kept) in raw {
+        if let Some(append) = appends.iter_mut().find(|a| a.raw == name) {
+            append::register_raw(&ctx, warehouse, append, new, &schema, &touched_dir).await?;
+            continue;
+        }
+        let step = format!("registering the raw rows of {name}");
+        let all = match kept {
+            Some(kept) => new.union(kept).context(step.clone())?,
+            None => new,
+        };
+        ctx.register_table(format!("raw_{name}_files"), all.into_view())
+            .context(step)?;
     }
     if outcome.reach != Reach::Everything {
         outcome.reach = earliest_change(&ctx, warehouse).await?;
+        // A restaged id may leave a kept partition (its first read moved).
+        for day in appends.iter().filter_map(|a| a.dates.first()) {
+            outcome.reach = outcome.reach.earliest(*day);
+        }
     }
     register_raw_views(&ctx, file_ids).await?;
     let vars = [("reporting_currency", pipeline.reporting_currency.as_str())];
@@ -704,6 +753,14 @@ async fn stage(
             continue;
         }
         let dir = outcome.tables_dir.join(model.name);
+        if let Some(append) = appends.iter().find(|a| a.model == model.name) {
+            let rows = append::write(&ctx, warehouse, append, df, &dir).await?;
+            outcome.tables.push((model.name.to_string(), rows));
+            outcome
+                .rewritten
+                .insert(model.name.to_string(), append.partitions());
+            continue;
+        }
         // Raw rows come file by file, each file close to one date range.
         let rows = engine::write_table(
             df,
@@ -717,9 +774,15 @@ async fn stage(
         engine::register_table(&ctx, model.name, &dir, partition).await?;
         outcome.tables.push((model.name.to_string(), rows));
     }
+    let mut staged = state::Staging {
+        fingerprint: state::staging_fingerprint(pipeline),
+        tables: BTreeMap::new(),
+    };
     for report in &mut outcome.sources {
-        account_for(&ctx, report, &outcome.tables).await?;
+        let figures = account_for(&ctx, report, &outcome.tables, &appends).await?;
+        staged.tables.extend(figures);
     }
+    outcome.manifest.staging = Some(staged);
     check_fx(&ctx, pipeline).await?;
     if let Some(failed) = outcome.sources.iter().find(|s| s.failed) {
         let check = failed
@@ -773,7 +836,7 @@ type KeyedBy = (&'static str, &'static str);
 /// How far back the rows of the files read this run (`new_raw_<table>`) change the staged
 /// tables, when every earlier file stands: from the earliest day of any of them.
 async fn earliest_change(ctx: &SessionContext, warehouse: &Warehouse) -> Result<Reach> {
-    let mut earliest: Option<u64> = None;
+    let mut reach = Reach::Nothing;
     for (table, day, keyed) in CHANGE_DAYS {
         let replaced = match keyed {
             None => String::new(),
@@ -797,23 +860,27 @@ async fn earliest_change(ctx: &SessionContext, warehouse: &Warehouse) -> Result<
         );
         let first = engine::query_count(ctx, &sql).await?;
         if first > 0 {
-            earliest = Some(earliest.map_or(first, |e| e.min(first)));
+            reach = reach.earliest(first as i32);
         }
     }
-    Ok(earliest.map_or(Reach::Nothing, |day| Reach::From(day as i32)))
+    Ok(reach)
 }
 
 /// Fills loaded, duplicate, orphan and event-time figures of a source, and checks grain and
-/// that rows read = loaded + quarantined + duplicates.
+/// that rows read = loaded + quarantined + duplicates. Returns each staged table's figures,
+/// for the manifest. A table this run appended to is checked in the partitions it rewrote
+/// and counts on from its figures after the last run.
 async fn account_for(
     ctx: &SessionContext,
     report: &mut SourceReport,
     tables: &[(String, u64)],
-) -> Result<()> {
+    appends: &[append::Append],
+) -> Result<Vec<(String, state::StagedFigures)>> {
     let kind = report.kind.clone();
     let models = STAGING_MODELS
         .iter()
         .filter(|m| m.kind.map(|k| k.name()) == Some(kind.as_str()) && m.published);
+    let mut staged = Vec::new();
     for model in models {
         let loaded = tables
             .iter()
@@ -821,32 +888,51 @@ async fn account_for(
             .map(|(_, rows)| *rows)
             .unwrap_or(0);
         report.rows_loaded += loaded;
+        let appended = appends.iter().find(|a| a.model == model.name);
         let key = model.grain.join(", ");
-        let duplicates = match (model.repeats, model.raw) {
-            (Some(repeats), _) => {
-                format!("select coalesce(sum(later_reads), 0) from {repeats}")
+        let duplicates = match (appended, model.repeats, model.raw) {
+            // Every valid row is loaded or a duplicate, the last run's and this run's alike.
+            (Some(a), _, _) => {
+                (a.previous.rows + a.previous.duplicates + a.new_rows).saturating_sub(loaded)
             }
-            (None, Some(raw)) => format!(
-                "select count(*) - (select count(*) from (select distinct {key} from {raw})) from {raw}"
-            ),
-            (None, None) => String::new(),
+            (None, Some(repeats), _) => {
+                let sql = format!("select coalesce(sum(later_reads), 0) from {repeats}");
+                engine::query_count(ctx, &sql).await?
+            }
+            (None, None, Some(raw)) => {
+                let sql = format!(
+                    "select count(*) - (select count(*) from (select distinct {key} from {raw})) from {raw}"
+                );
+                engine::query_count(ctx, &sql).await?
+            }
+            (None, None, None) => 0,
         };
-        if !duplicates.is_empty() {
-            report.duplicates += engine::query_count(ctx, &duplicates).await?;
-        }
-        let repeated = engine::query_count(
-            ctx,
-            &format!(
-                "select count(*) from (select {key} from {} group by {key} having count(*) > 1)",
-                model.name
+        report.duplicates += duplicates;
+        // An appended table's other partitions were checked when they were written.
+        let (checked, scope) = match appended {
+            None => (Some(model.name.to_string()), String::new()),
+            Some(a) => (
+                a.rewritten_view(),
+                format!(" in the {} partitions this run rewrote", a.dates.len()),
             ),
-        )
-        .await?;
+        };
+        let repeated = match &checked {
+            Some(table) => {
+                engine::query_count(
+                    ctx,
+                    &format!(
+                        "select count(*) from (select {key} from {table} group by {key} having count(*) > 1)"
+                    ),
+                )
+                .await?
+            }
+            None => 0,
+        };
         report.check(
             &format!("grain_{}", model.name),
             repeated == 0,
             format!(
-                "{} is unique on ({key}): {repeated} repeated keys",
+                "{} is unique on ({key}){scope}: {repeated} repeated keys",
                 model.name
             ),
         );
@@ -863,21 +949,40 @@ async fn account_for(
             )
             .await?;
         }
+        let mut max_event_time = None;
         if let Some(column) = model.event_time {
-            let micros = engine::query_count(
-                ctx,
-                &format!(
-                    "select coalesce(max(to_unixtime(cast({column} as timestamp)) * 1000000), 0) from {}",
-                    model.name
-                ),
-            )
-            .await?;
-            if micros > 0 {
-                let micros = micros as i64;
+            // An append that restaged no kept row only added rows: the latest is the later of
+            // the last run's and the rewritten partitions'.
+            let (table, before) = match appended {
+                Some(a) if a.kept_reads == 0 => (a.rewritten_view(), a.previous.max_event_time),
+                _ => (Some(model.name.to_string()), None),
+            };
+            let micros = match table {
+                Some(table) => {
+                    engine::query_count(
+                        ctx,
+                        &format!(
+                            "select coalesce(max(to_unixtime(cast({column} as timestamp)) * 1000000), 0) from {table}"
+                        ),
+                    )
+                    .await?
+                }
+                None => 0,
+            };
+            max_event_time = (micros > 0).then_some(micros as i64).max(before);
+            if let Some(micros) = max_event_time {
                 report.max_event_time =
                     Some(report.max_event_time.map_or(micros, |m| m.max(micros)));
             }
         }
+        staged.push((
+            model.name.to_string(),
+            state::StagedFigures {
+                rows: loaded,
+                duplicates,
+                max_event_time,
+            },
+        ));
     }
     let accounted = report.rows_loaded + report.rows_quarantined + report.duplicates;
     report.check(
@@ -896,7 +1001,7 @@ async fn account_for(
             }
         ),
     );
-    Ok(())
+    Ok(staged)
 }
 
 /// Every line in another currency needs a rate on or before its start (SPEC §1).

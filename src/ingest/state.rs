@@ -25,6 +25,28 @@ pub const RAW_DIR: &str = "_state/raw";
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Manifest {
     pub sources: BTreeMap<String, SourceState>,
+    /// What the staging models made of the raw rows, for the next run to append to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging: Option<Staging>,
+}
+
+/// The staged tables as the last run left them (see `ingest::append`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Staging {
+    /// [`staging_fingerprint`] of the run that staged them.
+    pub fingerprint: String,
+    /// Staged table → its figures.
+    pub tables: BTreeMap<String, StagedFigures>,
+}
+
+/// A staged table's figures, as `data_quality` counts them.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct StagedFigures {
+    pub rows: u64,
+    /// Raw rows that lost deduplication.
+    pub duplicates: u64,
+    /// Microseconds since the epoch, UTC.
+    pub max_event_time: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -80,6 +102,25 @@ pub fn fingerprint(source: &Source, pipeline: &Pipeline) -> String {
         source.path,
     );
     hasher.write(definition.as_bytes());
+    format!("{:016x}", hasher.finish())
+}
+
+/// Everything that decides what the staging models make of the raw rows: churnlake's
+/// version, the timezone, the reporting currency and the models' SQL.
+pub fn staging_fingerprint(pipeline: &Pipeline) -> String {
+    let mut hasher = XxHash3_64::default();
+    for text in [
+        env!("CARGO_PKG_VERSION"),
+        &pipeline.timezone.to_string(),
+        &pipeline.reporting_currency,
+    ]
+    .into_iter()
+    .chain(super::staging::STAGING_MODELS.iter().map(|m| m.sql))
+    .chain([super::append::REWRITE_SQL])
+    {
+        hasher.write(text.as_bytes());
+        hasher.write_u8(0);
+    }
     format!("{:016x}", hasher.finish())
 }
 

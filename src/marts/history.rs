@@ -49,6 +49,17 @@ pub enum Reach {
     Everything,
 }
 
+impl Reach {
+    /// This reach widened to take in `day`.
+    pub fn earliest(self, day: i32) -> Reach {
+        match self {
+            Reach::Nothing => Reach::From(day),
+            Reach::From(from) => Reach::From(from.min(day)),
+            Reach::Everything => Reach::Everything,
+        }
+    }
+}
+
 impl HealthHistory {
     /// The warehouse's list; empty when there is none. An unreadable list is empty too: it
     /// is a cache, and without it a build computes every date.

@@ -674,7 +674,7 @@ async fn register_prior_health(
 }
 
 /// `date 'YYYY-MM-DD', …` for SQL.
-fn date_list(days: &BTreeSet<i32>) -> String {
+pub(crate) fn date_list(days: &BTreeSet<i32>) -> String {
     days.iter()
         .map(|d| format!("date '{}'", days_to_date(*d)))
         .collect::<Vec<_>>()

@@ -76,7 +76,13 @@ pub fn print_ingest(run_id: &str, outcome: &IngestOutcome, pipeline: &Pipeline) 
     if outcome.result.is_ok() {
         println!("\npublished to {}:", pipeline.warehouse.display());
         for (table, rows) in &outcome.tables {
-            println!("  {table:<16} {rows:>10} rows");
+            let appended = match outcome.rewritten.get(table) {
+                Some(partitions) => {
+                    format!(" (appended: {} partitions rewritten)", partitions.len())
+                }
+                None => String::new(),
+            };
+            println!("  {table:<16} {rows:>10} rows{appended}");
         }
     } else {
         println!(
