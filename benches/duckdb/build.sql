@@ -49,7 +49,7 @@ select * from read_parquet(
 -- ---------------------------------------------------------------------------------------
 -- month_boundaries: one row per month start, from the month of the first contract line
 -- starting on or before the as-of date through the last month start on or before it
--- (src/marts/mod.rs `month_boundaries`).
+-- (src/marts/mod.rs `first_start` and `month_starts`).
 create or replace temp table month_boundaries as
 with first_line as (
     select coalesce(min(start_date), date '${as_of}') as first_start_date

@@ -174,6 +174,9 @@ pub async fn build_step(
         "build_finished",
         serde_json::json!({
             "dates": outcome.dates.len(),
+            // Dates scored, the earlier ones the deltas and cohorts read included (those kept
+            // in the health history are not).
+            "computed": outcome.computed.len(),
             "skipped": outcome.skipped.len(),
             "passes": passes.len(),
             "seconds": seconds,

@@ -529,8 +529,9 @@ async fn plan_dates(
         earlier.insert(day - 30);
     }
     let last = *requested.iter().next_back().expect("at least one date");
+    let first = first_start(ctx, last).await?;
     let boundaries = if whole_tables {
-        month_boundaries(ctx, days_to_date(last)).await?
+        month_starts(days_to_date(first), days_to_date(last))
     } else {
         Vec::new()
     };
@@ -538,6 +539,9 @@ async fn plan_dates(
         earlier.insert(*boundary);
         earlier.insert(boundary - pipeline.retention.surprise_lead_days as i32);
     }
+    // Before the first contract line there is no account to score: such a date needs no
+    // computing (nor a sweep of the history from 29 days before it).
+    earlier.retain(|day| *day >= first);
     let (reused, computed): (BTreeSet<i32>, BTreeSet<i32>) = earlier
         .difference(requested)
         .copied()
@@ -834,8 +838,9 @@ pub fn describe_dates(dates: &[NaiveDate]) -> String {
 
 /// Month starts from the first contract line's month through the last one on or before
 /// `as_of`: the boundaries of the retention tables and the health cohorts' observations.
-async fn month_boundaries(ctx: &SessionContext, as_of: NaiveDate) -> Result<Vec<i32>> {
-    let last = date_to_days(as_of);
+/// The first contract line's start on or before `last` (days since the epoch); `last`
+/// when there is none.
+async fn first_start(ctx: &SessionContext, last: i32) -> Result<i32> {
     let first = engine::query_count(
         ctx,
         &format!(
@@ -844,7 +849,7 @@ async fn month_boundaries(ctx: &SessionContext, as_of: NaiveDate) -> Result<Vec<
         ),
     )
     .await?;
-    Ok(month_starts(days_to_date(first as i32), as_of))
+    Ok(first as i32)
 }
 
 /// First days of the months from `first`'s month through the last one on or before `last`.
