@@ -19,19 +19,6 @@ fn fixtures_copy(dir: &Path) -> PathBuf {
     data
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// churnlake on the fixtures with a warehouse (and optionally a data root) of the test's own.
 fn cl(wh: &Path, data: Option<&Path>, args: &[&str]) -> Output {
     cl_env(wh, data, args, &[])
@@ -169,6 +156,51 @@ fn a_backfill_equals_single_date_builds() {
         runs,
         vec![vec!["2026-06-20".to_string(), "2026-09-26".to_string()]]
     );
+}
+
+#[test]
+fn a_backfill_in_passes_scores_each_date_once_and_equals_single_date_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    ok(&cl(&wh, None, &["ingest"]));
+    let out = cl(
+        &wh,
+        None,
+        &[
+            "--log-format",
+            "json",
+            "backfill",
+            "--from",
+            "2026-07-01",
+            "--to",
+            "2026-09-04",
+        ],
+    );
+    ok(&out);
+    let finished = stderr(&out)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|event| event["event"] == "build_finished")
+        .expect("a build_finished event");
+    assert_eq!(finished["dates"], 66);
+    assert_eq!(finished["passes"], 3);
+    // A pass reads the scores of the dates 7 and 30 days back that earlier passes computed.
+    let history: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(wh.join("_state/health_history.json")).unwrap())
+            .unwrap();
+    let kept = history["dates"].as_array().unwrap().len();
+    assert_eq!(
+        finished["computed"], kept,
+        "no date scored twice: {finished}"
+    );
+
+    let single = dir.path().join("single");
+    ok(&cl(&single, None, &["ingest"]));
+    // The first dates of the second and third passes, and the last.
+    for date in ["2026-08-01", "2026-09-01", "2026-09-04"] {
+        ok(&cl(&single, None, &["build", "--as-of", date]));
+        assert_same(&dated_rows(&wh, date), &dated_rows(&single, date), date);
+    }
 }
 
 #[test]

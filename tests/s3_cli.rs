@@ -176,6 +176,58 @@ fn the_pipeline_runs_against_an_s3_bucket() {
             .any(|k| k == "customer_daily/as_of_date=2026-08-24/part-0.parquet")
     );
 
+    // A new object appends to the staged events in the bucket: a new event, and a later
+    // read of a staged one, which loses to the read kept among the raw rows in the bucket.
+    let staged = query(
+        Path::new(&warehouse),
+        "select message_id, user_id from stg_events where user_id is not null \
+         order by message_id limit 1",
+    );
+    let (id, user) = (&staged[0][0], &staged[0][1]);
+    let local_data = local.path().join("data");
+    copy_tree(&fixtures, &local_data);
+    let new_file = write(
+        &local_data,
+        "segment/events-2026-11.ndjson",
+        format!(
+            "{{\"type\":\"track\",\"messageId\":\"s3-new-1\",\"userId\":\"{user}\",\"event\":\"Report Exported\",\"timestamp\":\"2026-11-01T10:00:00Z\"}}\n\
+             {{\"type\":\"track\",\"messageId\":\"{id}\",\"userId\":\"{user}\",\"event\":\"Retried\",\"timestamp\":\"2026-11-01T11:00:00Z\"}}\n"
+        ),
+    );
+    boto(
+        &endpoint,
+        &format!(
+            "s3.upload_file('{}', '{BUCKET}', 'sources/segment/events-2026-11.ndjson')\n",
+            new_file.display()
+        ),
+    );
+    let appended = run_in_bucket();
+    ok(&appended);
+    assert!(
+        stdout(&appended).contains("(appended: 2 partitions rewritten)"),
+        "{}",
+        stdout(&appended)
+    );
+    let local_again = local.path().join("wh-again");
+    ok(&cl(
+        &endpoint,
+        &[
+            "--data-root",
+            local_data.to_str().unwrap(),
+            "--warehouse",
+            local_again.to_str().unwrap(),
+            "run",
+            "--as-of",
+            DAY,
+        ],
+    ));
+    let events = "select * from stg_events order by message_id";
+    assert_same(
+        &query(Path::new(&warehouse), events),
+        &query(&local_again, events),
+        "stg_events appended in the bucket and staged from scratch on disk",
+    );
+
     // The lock is an object: a second run is refused, naming the holder.
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     boto(

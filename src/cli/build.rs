@@ -100,6 +100,10 @@ pub async fn build_step(
     let fingerprint = marts::model_fingerprint(pipeline);
     let history = HealthHistory::load(&op.warehouse).await?;
     let reusable = published_dates(&op.warehouse, history.reusable(&fingerprint)).await?;
+    let mut known = history::KnownScores {
+        kept: reusable.clone(),
+        passes: Vec::new(),
+    };
     // (dates, with the whole tables): the whole tables come with the last pass.
     let chunks: Vec<&[NaiveDate]> = dates.chunks(DATES_PER_PASS).collect();
     let passes: Vec<(&[NaiveDate], bool)> = chunks
@@ -130,9 +134,14 @@ pub async fn build_step(
             &work,
             *whole_tables,
             figures.as_deref(),
-            &reusable,
+            &known,
         )
         .await?;
+        // Later passes read these scores (the 7 and 30 days before their dates).
+        let computed_here = outcome.computed.iter().map(|d| date_to_days(*d)).collect();
+        known
+            .passes
+            .push((outcome.tables_dir.join("health_history"), computed_here));
         plan_publication(&op.warehouse, op.scratch(), &outcome, &mut publication).await?;
         let staged = format!("{}/health_history", staged_root(op.scratch(), &outcome));
         for date in &outcome.computed {
@@ -152,6 +161,7 @@ pub async fn build_step(
                     *rows += more;
                 }
                 sum.dates.extend(outcome.dates);
+                sum.computed.extend(outcome.computed);
                 sum.whole_tables = outcome.whole_tables;
                 sum
             }
@@ -174,8 +184,8 @@ pub async fn build_step(
         "build_finished",
         serde_json::json!({
             "dates": outcome.dates.len(),
-            // Dates scored, the earlier ones the deltas and cohorts read included (those kept
-            // in the health history are not).
+            // Dates scored, summed over the passes: the earlier dates the deltas and cohorts
+            // read included, unless kept in the health history or scored by an earlier pass.
             "computed": outcome.computed.len(),
             "skipped": outcome.skipped.len(),
             "passes": passes.len(),

@@ -49,6 +49,26 @@ pub enum Reach {
     Everything,
 }
 
+/// Health scores a build reads instead of computing them: the dates kept in the warehouse's
+/// history, and the dates earlier passes of the same run computed, in their work directories.
+#[derive(Debug, Default, Clone)]
+pub struct KnownScores {
+    pub kept: BTreeSet<i32>,
+    /// (a pass's `health_history` directory, the dates it holds).
+    pub passes: Vec<(std::path::PathBuf, BTreeSet<i32>)>,
+}
+
+impl KnownScores {
+    /// Every date known, kept or computed by this run.
+    pub fn dates(&self) -> BTreeSet<i32> {
+        let mut dates = self.kept.clone();
+        for (_, computed) in &self.passes {
+            dates.extend(computed);
+        }
+        dates
+    }
+}
+
 impl Reach {
     /// This reach widened to take in `day`.
     pub fn earliest(self, day: i32) -> Reach {

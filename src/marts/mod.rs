@@ -388,7 +388,7 @@ pub async fn build(
     work: &Path,
     whole_tables: bool,
     window_figures: Option<&Path>,
-    reusable: &BTreeSet<i32>,
+    known: &history::KnownScores,
 ) -> Result<BuildOutcome> {
     let Some(model) = &pipeline.health else {
         return Err(Error::Usage(format!(
@@ -407,10 +407,10 @@ pub async fn build(
         computed,
         reused,
         boundaries,
-    } = plan_dates(&ctx, pipeline, &requested, whole_tables, reusable).await?;
+    } = plan_dates(&ctx, pipeline, &requested, whole_tables, &known.dates()).await?;
     ctx.register_table("as_of_dates", Arc::new(as_of_table(&computed)?))
         .context("as_of_dates")?;
-    register_prior_health(&ctx, warehouse, &reused).await?;
+    register_prior_health(&ctx, warehouse, &reused, known).await?;
 
     let all = work.join("all");
     let figures_dir = match window_figures {
@@ -568,13 +568,15 @@ pub async fn compute_window_figures(
     let ctx = engine::bounded_session(pipeline.memory_limit, &spill)?;
     crate::ingest::register_staged(&ctx, warehouse).await?;
     let mut all_dates = BTreeSet::new();
+    // A pass reuses what earlier passes computed, as `build_step` passes them on.
+    let mut known = reusable.clone();
     for (dates, whole_tables) in passes {
         let requested: BTreeSet<i32> = dates.iter().map(|d| date_to_days(*d)).collect();
-        all_dates.extend(
-            plan_dates(&ctx, pipeline, &requested, *whole_tables, reusable)
-                .await?
-                .computed,
-        );
+        let computed = plan_dates(&ctx, pipeline, &requested, *whole_tables, &known)
+            .await?
+            .computed;
+        known.extend(&computed);
+        all_dates.extend(computed);
     }
     ctx.register_table("as_of_dates", Arc::new(as_of_table(&all_dates)?))
         .context("as_of_dates")?;
@@ -660,21 +662,48 @@ fn empty_prior_health() -> Result<MemTable> {
     MemTable::try_new(schema, vec![vec![]]).context("prior_health")
 }
 
-/// Registers `prior_health`: the kept health scores of the `reused` dates (see
-/// [`history`]).
+/// Registers `prior_health`: the health scores of the `reused` dates, from the warehouse's
+/// history where kept there, else from the earlier pass of this run that computed them.
 async fn register_prior_health(
     ctx: &SessionContext,
     warehouse: &Warehouse,
     reused: &BTreeSet<i32>,
+    known: &history::KnownScores,
 ) -> Result<()> {
-    if reused.is_empty() {
+    let mut parts = Vec::new();
+    let kept: BTreeSet<i32> = reused.intersection(&known.kept).copied().collect();
+    if !kept.is_empty() {
+        parts.push((warehouse.url_of(history::HEALTH_HISTORY_DIR), kept));
+    }
+    for (dir, computed) in &known.passes {
+        let dates: BTreeSet<i32> = reused
+            .iter()
+            .filter(|d| computed.contains(d) && !known.kept.contains(d))
+            .copied()
+            .collect();
+        if !dates.is_empty() {
+            parts.push((dir.display().to_string(), dates));
+        }
+    }
+    if parts.is_empty() {
         return ctx
             .register_table("prior_health", Arc::new(empty_prior_health()?))
             .map(|_| ())
             .context("prior_health");
     }
-    let location = warehouse.url_of(history::HEALTH_HISTORY_DIR);
-    register_dates_of(ctx, "prior_health", &location, PRIOR_HEALTH_COLUMNS, reused).await
+    let mut views = Vec::new();
+    for (i, (location, dates)) in parts.iter().enumerate() {
+        let name = format!("prior_health_{i}");
+        register_dates_of(ctx, &name, location, PRIOR_HEALTH_COLUMNS, dates).await?;
+        views.push(format!("select * from {name}"));
+    }
+    let view = ctx
+        .sql(&views.join(" union all "))
+        .await
+        .context("prior_health")?;
+    ctx.register_table("prior_health", view.into_view())
+        .context("prior_health")?;
+    Ok(())
 }
 
 /// `date 'YYYY-MM-DD', …` for SQL.

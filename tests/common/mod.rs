@@ -43,6 +43,20 @@ pub fn write(dir: &Path, relative: &str, content: impl AsRef<[u8]>) -> PathBuf {
     path
 }
 
+/// Copies a directory tree (for tests that add or change source files).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 /// Rows of a query over the warehouse (staged tables and the run log), as display text.
 pub fn query(warehouse: &Path, sql: &str) -> Vec<Vec<String>> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
