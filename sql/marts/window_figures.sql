@@ -9,6 +9,8 @@
 -- The figures come from one sweep over each account's days instead of joining every date to
 -- the rows of its window: each fact becomes a change on the day it enters a window and one on
 -- the day it leaves, and a date's figure is the sum of its account's changes up to its day.
+-- The changes are first added up per account and per date they first reach (the dates run
+-- from day ${first_day} to day ${last_day}), so the running sums go over dates, not days.
 -- The cost follows the history, not the number of dates, so a backfill runs it once for all
 -- of its dates. Only the days from ${from_date} (29 days before the first date) reach a
 -- date's windows, so events and views before it are not swept: of them, only each account's
@@ -29,17 +31,18 @@ account_dates as (
         on accounts.first_day <= as_of.as_of_day
 ),
 
--- What each account did per day, from one scan of each source: the day itself with its event
--- count ('day'), each user active that day ('user'), each feature used ('feature'), the
--- day's help-site views ('views') and each reader of them ('reader').
+-- What each account did per day, from one scan of each source: the day's event count
+-- (kind 0), each user active that day (kind 1), each feature used (kind 2), the day's
+-- help-site views (kind 3) and each reader of them (kind 4). Kinds are numbers so that the
+-- sort below compares integers.
 activity as (
     select
         account_id,
         day,
         case
-            when grouping(user_id) = 0 then 'user'
-            when grouping(event) = 0 then 'feature'
-            else 'day'
+            when grouping(user_id) = 0 then 1
+            when grouping(event) = 0 then 2
+            else 0
         end as kind,
         case when grouping(user_id) = 0 then user_id else event end as key,
         count(*) as amount
@@ -53,7 +56,7 @@ activity as (
     select
         account_id,
         day,
-        case when grouping(reader) = 0 then 'reader' else 'views' end as kind,
+        case when grouping(reader) = 0 then 4 else 3 end as kind,
         reader as key,
         count(*) as amount
     from (
@@ -65,6 +68,8 @@ activity as (
 ),
 
 -- Each key's active days, with the gap since its previous active day and until its next.
+-- (Kinds 0 and 3 have one key per account, so their gaps go unused; they share the sort so
+-- that `activity` is computed once.)
 runs as (
     select
         account_id,
@@ -77,61 +82,68 @@ runs as (
     from activity
 ),
 
--- A day's amounts enter the W-day window on the day and leave it W days later. A key active
--- on day d is in the windows of the dates d to d + W - 1, so a run of its active days at most
--- W apart counts once, from the run's first day to its last day + W - 1: +1 on the first
--- day, -1 W days after the last. Null keys (no user, no reader) are never counted.
+-- Each activity row as changes on the day it enters a window (days = 0) and on the days it
+-- leaves the 7 and 30-day windows (days = 7, 30). A day's amounts (kinds 0 and 3) enter on
+-- the day and leave W days later. A key (kinds 1, 2 and 4) active on day d is in the W-day
+-- windows of the dates d to d + W - 1, so a run of its active days at most W apart counts
+-- once, from the run's first day to its last day + W - 1: +1 on the first day, -1 W days
+-- after the last. Null keys (no user, no reader) are never counted; a key inside a run
+-- changes nothing.
 usage_changes as (
     select
-        runs.account_id,
-        cast(runs.day + shift.days as bigint) as day,
+        account_id,
+        cast(day + days as bigint) as day,
         case
-            when kind <> 'day' or shift.days = 30 then 0
-            when shift.days = 0 then amount
+            when kind <> 0 or days = 30 then 0
+            when days = 0 then amount
             else -amount
         end as events_7d,
         case
-            when kind <> 'day' or shift.days = 7 then 0
-            when shift.days = 0 then amount
+            when kind <> 0 or days = 7 then 0
+            when days = 0 then amount
             else -amount
         end as events_30d,
         case
-            when kind <> 'day' or shift.days = 7 then 0
-            when shift.days = 0 then 1
+            when kind <> 0 or days = 7 then 0
+            when days = 0 then 1
             else -1
         end as active_days_30d,
         case
-            when kind <> 'user' or key is null then 0
-            when shift.days = 0 and (gap_before is null or gap_before > 7) then 1
-            when shift.days = 7 and (gap_after is null or gap_after > 7) then -1
+            when kind <> 1 or days = 30 then 0
+            when days = 0 and (gap_before is null or gap_before > 7) then 1
+            when days = 7 and (gap_after is null or gap_after > 7) then -1
             else 0
         end as active_users_7d,
         case
-            when kind <> 'user' or key is null then 0
-            when shift.days = 0 and (gap_before is null or gap_before > 30) then 1
-            when shift.days = 30 and (gap_after is null or gap_after > 30) then -1
+            when kind <> 1 or days = 7 then 0
+            when days = 0 and (gap_before is null or gap_before > 30) then 1
+            when days = 30 and (gap_after is null or gap_after > 30) then -1
             else 0
         end as active_users_30d,
         case
-            when kind <> 'feature' or key is null then 0
-            when shift.days = 0 and (gap_before is null or gap_before > 30) then 1
-            when shift.days = 30 and (gap_after is null or gap_after > 30) then -1
+            when kind <> 2 or days = 7 then 0
+            when days = 0 and (gap_before is null or gap_before > 30) then 1
+            when days = 30 and (gap_after is null or gap_after > 30) then -1
             else 0
         end as distinct_features_30d,
         case
-            when kind <> 'views' or shift.days = 7 then 0
-            when shift.days = 0 then amount
+            when kind <> 3 or days = 7 then 0
+            when days = 0 then amount
             else -amount
         end as pageviews_30d,
         case
-            when kind <> 'reader' or key is null then 0
-            when shift.days = 0 and (gap_before is null or gap_before > 30) then 1
-            when shift.days = 30 and (gap_after is null or gap_after > 30) then -1
+            when kind <> 4 or days = 7 then 0
+            when days = 0 and (gap_before is null or gap_before > 30) then 1
+            when days = 30 and (gap_after is null or gap_after > 30) then -1
             else 0
         end as help_readers_30d,
-        case when kind = 'day' and shift.days = 0 then day end as active_day
-    from runs
-    cross join (values (0), (7), (30)) as shift(days)
+        case when kind = 0 and days = 0 then day end as active_day
+    from (
+        select *, unnest(make_array(0, 7, 30)) as days
+        from runs
+        where kind in (0, 3)
+            or (key is not null and (gap_before is null or gap_before > 7 or gap_after is null or gap_after > 7))
+    )
 ),
 
 tickets as (
@@ -193,7 +205,41 @@ changes as (
     group by account_id
 ),
 
--- Each date placed after its account's changes of the same day, with the running sums.
+-- Every day through the last date, with the first date on or after it: the date whose
+-- running sums first take in that day's changes. Changes before the first date go to it.
+buckets as (
+    select cast(days.value as bigint) as day, min(as_of.as_of_day) as as_of_day
+    from generate_series(${first_day}, ${last_day}) as days
+    join as_of on as_of.as_of_day >= days.value
+    group by days.value
+),
+
+-- Each account's changes added up per date they first reach: one row per account and date
+-- at most, so the running sums below go over dates, not over days.
+date_changes as (
+    select
+        changes.account_id,
+        buckets.as_of_day as day,
+        sum(events_7d) as events_7d,
+        sum(events_30d) as events_30d,
+        sum(active_days_30d) as active_days_30d,
+        sum(active_users_7d) as active_users_7d,
+        sum(active_users_30d) as active_users_30d,
+        sum(distinct_features_30d) as distinct_features_30d,
+        sum(pageviews_30d) as pageviews_30d,
+        sum(help_readers_30d) as help_readers_30d,
+        max(active_day) as active_day,
+        sum(tickets_30d) as tickets_30d,
+        sum(tickets_90d) as tickets_90d,
+        sum(open_tickets) as open_tickets,
+        sum(open_high_urgent) as open_high_urgent,
+        sum(bad_csat_90d) as bad_csat_90d
+    from buckets
+    join changes on buckets.day = greatest(changes.day, ${first_day})
+    group by changes.account_id, buckets.as_of_day
+),
+
+-- Each date placed after its account's changes up to it, with the running sums.
 final as (
     select *
     from (
@@ -216,7 +262,7 @@ final as (
             cast(day - max(active_day) over running as int) as days_since_last_seen
         from (
             select cast(null as date) as as_of_date, 0 as is_date, *
-            from changes
+            from date_changes
             union all
             select as_of_date, 1, account_id, cast(as_of_day as bigint),
                 0, 0, 0, 0, 0, 0, 0, 0, cast(null as int), 0, 0, 0, 0, 0

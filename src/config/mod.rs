@@ -339,6 +339,12 @@ fn validate(
         .data_root
         .clone()
         .unwrap_or_else(|| PathBuf::from(&section.data_root));
+    // The manifest names local files by their full path: `data` and `./data` from two working
+    // directories must name the same files, or a re-run would see every file as new.
+    let data_root = match data_root.to_str() {
+        Some(root) if root.contains("://") => data_root,
+        _ => std::path::absolute(&data_root).unwrap_or(data_root),
+    };
     let warehouse = overrides
         .warehouse
         .clone()

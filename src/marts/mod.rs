@@ -197,7 +197,7 @@ async fn planning_session() -> Result<SessionContext> {
     ctx.register_table("prior_health", Arc::new(empty_prior_health()?))
         .context("prior_health")?;
     let figures = ctx
-        .sql(&window_figures_sql(0))
+        .sql(&window_figures_sql(0, 0))
         .await
         .context("planning window_figures")?;
     ctx.register_table("window_figures", figures.into_view())
@@ -583,10 +583,14 @@ pub async fn compute_window_figures(
     write_window_figures(&ctx, work, &all_dates).await
 }
 
-/// The SQL of `window_figures` for dates from `first` on: it sweeps the events and page
-/// views of the days whose 30-day windows reach them, and the latest active day before.
-fn window_figures_sql(first: i32) -> String {
-    WINDOW_FIGURES_SQL.replace("${from_date}", &days_to_date(first - 29).to_string())
+/// The SQL of `window_figures` for dates from `first` through `last`: it sweeps the events
+/// and page views of the days whose 30-day windows reach them, and the latest active day
+/// before.
+fn window_figures_sql(first: i32, last: i32) -> String {
+    WINDOW_FIGURES_SQL
+        .replace("${from_date}", &days_to_date(first - 29).to_string())
+        .replace("${first_day}", &first.to_string())
+        .replace("${last_day}", &last.to_string())
 }
 
 /// Writes `window_figures` for the session's `as_of_dates` (`dates`) into
@@ -597,8 +601,9 @@ async fn write_window_figures(
     dates: &BTreeSet<i32>,
 ) -> Result<PathBuf> {
     let first = *dates.iter().next().expect("at least one date");
+    let last = *dates.iter().next_back().expect("at least one date");
     let df = ctx
-        .sql(&window_figures_sql(first))
+        .sql(&window_figures_sql(first, last))
         .await
         .context("model window_figures (sql/marts/window_figures.sql)")?;
     let path = dir.join("window_figures");
