@@ -54,6 +54,7 @@ pub fn bounded_session(memory_limit: usize, spill_dir: &Path) -> Result<SessionC
 
 fn with_functions(ctx: SessionContext) -> SessionContext {
     ctx.register_udf(fx_convert_udf());
+    ctx.register_udaf(crate::marts::key_windows::key_window_changes_udaf());
     ctx
 }
 

@@ -237,6 +237,34 @@ fn a_backfill_skips_dates_without_input_and_fails_99_when_none_has_any() {
 }
 
 #[test]
+fn a_data_root_named_relatively_then_absolutely_reads_no_file_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixtures_copy(dir.path());
+    let wh = dir.path().join("wh");
+    // From the directory above the data, as `data`: a scheduler's working directory.
+    let pipeline = root().join("pipelines/default.toml");
+    let relative = Command::new(env!("CARGO_BIN_EXE_churnlake"))
+        .current_dir(dir.path())
+        .arg("--pipeline")
+        .arg(&pipeline)
+        .args(["--warehouse", "wh", "--data-root", "data", "ingest"])
+        .output()
+        .expect("churnlake runs");
+    ok(&relative);
+    let staged = snapshot(&wh.join("stg_events"));
+
+    // The same files named by their full path, from elsewhere.
+    let absolute = cl(&wh, Some(&data), &["ingest"]);
+    ok(&absolute);
+    let said = String::from_utf8_lossy(&absolute.stdout).to_string() + &stderr(&absolute);
+    assert!(
+        said.contains("no file is new or changed since the last ingest"),
+        "{said}"
+    );
+    assert_eq!(snapshot(&wh.join("stg_events")), staged, "nothing restaged");
+}
+
+#[test]
 fn incremental_ingest_reads_only_new_and_changed_files() {
     let dir = tempfile::tempdir().unwrap();
     let data = fixtures_copy(dir.path());

@@ -9,6 +9,7 @@
 -- The figures come from one sweep over each account's days instead of joining every date to
 -- the rows of its window: each fact becomes a change on the day it enters a window and one on
 -- the day it leaves, and a date's figure is the sum of its account's changes up to its day.
+-- Distinct keys (users, features, readers) are grouped per key, never sorted by key and day.
 -- The changes are first added up per account and per date they first reach (the dates run
 -- from day ${first_day} to day ${last_day}), so the running sums go over dates, not days.
 -- The cost follows the history, not the number of dates, so a backfill runs it once for all
@@ -31,64 +32,58 @@ account_dates as (
         on accounts.first_day <= as_of.as_of_day
 ),
 
--- What each account did per day, from one scan of each source: the day's event count
--- (kind 0), each user active that day (kind 1), each feature used (kind 2), the day's
--- help-site views (kind 3) and each reader of them (kind 4). Kinds are numbers so that the
--- sort below compares integers.
-activity as (
-    select
-        account_id,
-        day,
-        case
-            when grouping(user_id) = 0 then 1
-            when grouping(event) = 0 then 2
-            else 0
-        end as kind,
-        case when grouping(user_id) = 0 then user_id else event end as key,
-        count(*) as amount
+-- What each account did per day: the day's event count (kind 0) and help-site views
+-- (kind 3).
+day_amounts as (
+    select account_id, cast(event_date as int) as day, 0 as kind, count(*) as amount
+    from stg_events
+    where account_id is not null and event_date >= date '${from_date}'
+    group by account_id, event_date
+    union all
+    select account_id, cast(event_date as int), 3, count(*)
+    from stg_pageviews
+    where account_id is not null and event_date >= date '${from_date}'
+    group by account_id, event_date
+),
+
+-- Each key's changes to the distinct counts: users (kind 1), features (kind 2) and
+-- help-site readers (kind 4). A key active on day d is in the W-day windows of the dates d
+-- to d + W - 1, so a run of its active days at most W apart counts once, from the run's
+-- first day to its last day + W - 1 (`key_window_changes`, src/marts/key_windows.rs, gives
+-- +1 on the first day and -1 W days after the last, for W = 7 and 30). Null keys (no user,
+-- no reader) are never counted.
+key_windows as (
+    select account_id, kind, changes
     from (
-        select account_id, user_id, event, cast(event_date as int) as day
+        select
+            account_id,
+            case when grouping(user_id) = 0 then 1 else 2 end as kind,
+            case when grouping(user_id) = 0 then user_id else event end as key,
+            key_window_changes(cast(event_date as int), ${from_day}, ${last_day}) as changes
         from stg_events
         where account_id is not null and event_date >= date '${from_date}'
+        group by grouping sets ((account_id, user_id), (account_id, event))
     )
-    group by grouping sets ((account_id, day, user_id), (account_id, day, event), (account_id, day))
+    where key is not null
     union all
-    select
-        account_id,
-        day,
-        case when grouping(reader) = 0 then 4 else 3 end as kind,
-        reader as key,
-        count(*) as amount
+    select account_id, 4, key_window_changes(cast(event_date as int), ${from_day}, ${last_day})
+    from stg_pageviews
+    where account_id is not null and coalesce(user_id, anonymous_id) is not null
+        and event_date >= date '${from_date}'
+    group by account_id, coalesce(user_id, anonymous_id)
+),
+
+key_changes as (
+    select account_id, kind, change['day'] as day, change['in_7d'] as in_7d,
+        change['in_30d'] as in_30d
     from (
-        select account_id, coalesce(user_id, anonymous_id) as reader, cast(event_date as int) as day
-        from stg_pageviews
-        where account_id is not null and event_date >= date '${from_date}'
+        select account_id, kind, unnest(changes) as change
+        from key_windows
     )
-    group by grouping sets ((account_id, day, reader), (account_id, day))
 ),
 
--- Each key's active days, with the gap since its previous active day and until its next.
--- (Kinds 0 and 3 have one key per account, so their gaps go unused; they share the sort so
--- that `activity` is computed once.)
-runs as (
-    select
-        account_id,
-        kind,
-        key,
-        day,
-        amount,
-        day - lag(day) over (partition by account_id, kind, key order by day) as gap_before,
-        lead(day) over (partition by account_id, kind, key order by day) - day as gap_after
-    from activity
-),
-
--- Each activity row as changes on the day it enters a window (days = 0) and on the days it
--- leaves the 7 and 30-day windows (days = 7, 30). A day's amounts (kinds 0 and 3) enter on
--- the day and leave W days later. A key (kinds 1, 2 and 4) active on day d is in the W-day
--- windows of the dates d to d + W - 1, so a run of its active days at most W apart counts
--- once, from the run's first day to its last day + W - 1: +1 on the first day, -1 W days
--- after the last. Null keys (no user, no reader) are never counted; a key inside a run
--- changes nothing.
+-- Each day's amounts as changes on the day they enter a window (days = 0) and on the days
+-- they leave the 7 and 30-day windows (days = 7, 30), then the keys' changes.
 usage_changes as (
     select
         account_id,
@@ -108,42 +103,34 @@ usage_changes as (
             when days = 0 then 1
             else -1
         end as active_days_30d,
-        case
-            when kind <> 1 or days = 30 then 0
-            when days = 0 and (gap_before is null or gap_before > 7) then 1
-            when days = 7 and (gap_after is null or gap_after > 7) then -1
-            else 0
-        end as active_users_7d,
-        case
-            when kind <> 1 or days = 7 then 0
-            when days = 0 and (gap_before is null or gap_before > 30) then 1
-            when days = 30 and (gap_after is null or gap_after > 30) then -1
-            else 0
-        end as active_users_30d,
-        case
-            when kind <> 2 or days = 7 then 0
-            when days = 0 and (gap_before is null or gap_before > 30) then 1
-            when days = 30 and (gap_after is null or gap_after > 30) then -1
-            else 0
-        end as distinct_features_30d,
+        0 as active_users_7d,
+        0 as active_users_30d,
+        0 as distinct_features_30d,
         case
             when kind <> 3 or days = 7 then 0
             when days = 0 then amount
             else -amount
         end as pageviews_30d,
-        case
-            when kind <> 4 or days = 7 then 0
-            when days = 0 and (gap_before is null or gap_before > 30) then 1
-            when days = 30 and (gap_after is null or gap_after > 30) then -1
-            else 0
-        end as help_readers_30d,
+        0 as help_readers_30d,
         case when kind = 0 and days = 0 then day end as active_day
     from (
         select *, unnest(make_array(0, 7, 30)) as days
-        from runs
-        where kind in (0, 3)
-            or (key is not null and (gap_before is null or gap_before > 7 or gap_after is null or gap_after > 7))
+        from day_amounts
     )
+    union all
+    select
+        account_id,
+        day,
+        0,
+        0,
+        0,
+        case when kind = 1 then in_7d else 0 end,
+        case when kind = 1 then in_30d else 0 end,
+        case when kind = 2 then in_30d else 0 end,
+        0,
+        case when kind = 4 then in_30d else 0 end,
+        cast(null as int)
+    from key_changes
 ),
 
 tickets as (

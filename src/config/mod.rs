@@ -843,8 +843,8 @@ fn resolve_files(
     }
     if files.is_empty() {
         return Err(format!(
-            "no file matches `{full_text}`; check `path` (relative paths start at data_root \
-             `{}`, which --data-root overrides)",
+            "no file matches `{pattern}` (looked for `{full_text}`); check `path` (relative \
+             paths start at data_root `{}`, which --data-root overrides)",
             data_root.display()
         ));
     }

@@ -532,7 +532,7 @@ fn read_file(
         .iter()
         .map(|t| {
             let path = raw_dir.join(t.name).join(format!("{id}.parquet"));
-            TableWriter::create(&path, t.all_columns(), pipeline.batch_rows)
+            TableWriter::create_raw(&path, t.all_columns(), pipeline.batch_rows)
         })
         .collect::<Result<Vec<_>>>()?;
     let columns: Vec<Option<String>> = fields
@@ -567,11 +567,9 @@ fn read_file(
                 let shaped = convert_record(source, &columns, values, pipeline)
                     .and_then(|typed| shaper.shape(typed));
                 match shaped {
-                    Ok((table, mut row)) => {
-                        row.push(Value::Text(id.clone()));
-                        row.push(Value::Long(line as i64));
+                    Ok((table, row)) => {
                         valid += 1;
-                        writers[table].push(&row)
+                        writers[table].push_with_lineage(&row, &id, line as i64)
                     }
                     Err(rejection) => reject(line, rejection, raw.render()),
                 }
@@ -602,7 +600,7 @@ fn read_file(
 fn convert_record(
     source: &Source,
     columns: &[Option<String>],
-    values: &[Option<String>],
+    values: &[Option<&str>],
     pipeline: &Pipeline,
 ) -> std::result::Result<Vec<Value>, Rejection> {
     source
@@ -612,7 +610,7 @@ fn convert_record(
         .zip(values)
         .zip(columns)
         .map(|((field, raw), column)| {
-            convert::convert(field, raw.as_deref(), pipeline.timezone).map_err(|reason| {
+            convert::convert(field, *raw, pipeline.timezone).map_err(|reason| {
                 let reason = match (raw, column) {
                     (None, Some(column)) if field.required => {
                         format!("{reason} (column `{column}`)")

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StructArray};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -197,7 +198,7 @@ pub enum Item<'a> {
     /// A record, with the text of each mapped column (`None` when absent or null).
     Record {
         line: u64,
-        values: &'a [Option<String>],
+        values: &'a [Option<&'a str>],
         raw: RawText<'a>,
     },
     /// A record that could not even be split into fields.
@@ -280,7 +281,6 @@ fn read_csv(
         }
         indices.push(index);
     }
-    let mut values: Vec<Option<String>> = vec![None; indices.len()];
     let mut record = csv::ByteRecord::new();
     let mut rows = 0;
     loop {
@@ -305,15 +305,16 @@ fn read_csv(
             continue;
         }
         let mut bad_utf8 = None;
-        for (slot, index) in values.iter_mut().zip(&indices) {
-            *slot = match index.map(|i| std::str::from_utf8(&record[i])) {
+        let mut values: Vec<Option<&str>> = Vec::with_capacity(indices.len());
+        for index in &indices {
+            values.push(match index.map(|i| std::str::from_utf8(&record[i])) {
                 None => None,
-                Some(Ok(text)) => Some(text.to_string()),
+                Some(Ok(text)) => Some(text),
                 Some(Err(_)) => {
                     bad_utf8 = index.map(|i| header[i].clone());
                     None
                 }
-            };
+            });
         }
         if let Some(column) = bad_utf8 {
             on_item(Item::Unreadable {
@@ -342,12 +343,7 @@ fn read_ndjson(
     on_item: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<FileRead> {
     let mut input = file.open()?;
-    let paths: Vec<Option<Vec<&str>>> = projection
-        .columns
-        .iter()
-        .map(|c| c.as_ref().map(|c| c.split('.').collect()))
-        .collect();
-    let mut values: Vec<Option<String>> = vec![None; paths.len()];
+    let paths = PathTree::new(projection.columns);
     let mut buffer = Vec::with_capacity(4096);
     let mut line = 0u64;
     let mut rows = 0;
@@ -376,24 +372,17 @@ fn read_ndjson(
             })?;
             continue;
         };
-        let document: serde_json::Value = match serde_json::from_str(text) {
-            Ok(document) => document,
-            Err(e) => {
-                on_item(Item::Unreadable {
-                    line,
-                    raw: text.to_string(),
-                    field: None,
-                    reason: format!("not valid JSON: {e}"),
-                })?;
-                continue;
-            }
-        };
-        for (slot, path) in values.iter_mut().zip(&paths) {
-            *slot = path
-                .as_ref()
-                .and_then(|p| lookup(&document, p))
-                .and_then(json_text);
+        let mut found: Vec<Option<Cow<str>>> = vec![None; projection.columns.len()];
+        if let Err(e) = paths.extract(text, &mut found) {
+            on_item(Item::Unreadable {
+                line,
+                raw: text.to_string(),
+                field: None,
+                reason: format!("not valid JSON: {e}"),
+            })?;
+            continue;
         }
+        let values: Vec<Option<&str>> = found.iter().map(|v| v.as_deref()).collect();
         on_item(Item::Record {
             line,
             values: &values,
@@ -403,8 +392,262 @@ fn read_ndjson(
     Ok(FileRead { rows, bytes })
 }
 
-fn lookup<'v>(document: &'v serde_json::Value, path: &[&str]) -> Option<&'v serde_json::Value> {
-    path.iter().try_fold(document, |node, key| node.get(key))
+/// The mapped dotted paths of an NDJSON source as a tree of keys, so that a document is
+/// parsed once keeping only the mapped values: everything else is skipped, never built.
+#[derive(Debug, Default)]
+struct PathTree {
+    /// The projection slot this key's value fills, when a path ends here.
+    slot: Option<usize>,
+    children: Vec<(String, PathTree)>,
+}
+
+impl PathTree {
+    fn new(columns: &[Option<String>]) -> PathTree {
+        let mut root = PathTree::default();
+        for (slot, column) in columns.iter().enumerate() {
+            let Some(column) = column else { continue };
+            let mut node = &mut root;
+            for key in column.split('.') {
+                let at = match node.children.iter().position(|(k, _)| k == key) {
+                    Some(at) => at,
+                    None => {
+                        node.children.push((key.to_string(), PathTree::default()));
+                        node.children.len() - 1
+                    }
+                };
+                node = &mut node.children[at].1;
+            }
+            node.slot = Some(slot);
+        }
+        root
+    }
+
+    fn child(&self, key: &str) -> Option<&PathTree> {
+        self.children.iter().find(|(k, _)| k == key).map(|(_, c)| c)
+    }
+
+    /// Fills `found` (one slot per column) from one document. A key given twice keeps its
+    /// last value, as a parsed JSON object does.
+    fn extract<'de>(
+        &self,
+        text: &'de str,
+        found: &mut [Option<Cow<'de, str>>],
+    ) -> serde_json::Result<()> {
+        use serde::de::DeserializeSeed;
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        Extract { node: self, found }.deserialize(&mut deserializer)?;
+        deserializer.end()
+    }
+
+    /// The slots of this subtree from a parsed value.
+    fn fill_from(&self, value: &serde_json::Value, found: &mut [Option<Cow<'_, str>>]) {
+        if let Some(slot) = self.slot {
+            found[slot] = json_text(value).map(Cow::Owned);
+        }
+        for (key, child) in &self.children {
+            match value.get(key) {
+                Some(inner) => child.fill_from(inner, found),
+                None => child.clear(found),
+            }
+        }
+    }
+
+    /// Empties the slots of this subtree (a repeated key replaces what the first gave).
+    fn clear(&self, found: &mut [Option<Cow<'_, str>>]) {
+        if let Some(slot) = self.slot {
+            found[slot] = None;
+        }
+        for (_, child) in &self.children {
+            child.clear(found);
+        }
+    }
+}
+
+/// Walks one JSON value for the paths of `node`.
+struct Extract<'t, 'f, 'de> {
+    node: &'t PathTree,
+    found: &'f mut [Option<Cow<'de, str>>],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Extract<'_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D>(self, deserializer: D) -> std::result::Result<(), D::Error>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        use serde::Deserialize;
+        match (self.node.slot, self.node.children.is_empty()) {
+            (Some(slot), true) => {
+                self.found[slot] = deserializer.deserialize_any(LeafText)?;
+                Ok(())
+            }
+            (Some(_), false) => {
+                // A path ends here and others go on below it: rare, so parsed whole.
+                let value = serde_json::Value::deserialize(deserializer)?;
+                self.node.fill_from(&value, self.found);
+                Ok(())
+            }
+            (None, _) => {
+                self.node.clear(self.found);
+                deserializer.deserialize_any(self)
+            }
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Extract<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_map<A>(self, mut map: A) -> std::result::Result<(), A::Error>
+    where
+        A: serde::de::MapAccess<'de>,
+    {
+        while let Some(key) = map.next_key_seed(KeyText)? {
+            match self.node.child(&key) {
+                Some(child) => map.next_value_seed(Extract {
+                    node: child,
+                    found: &mut *self.found,
+                })?,
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // Any other value holds none of the paths below it.
+    fn visit_seq<A>(self, mut seq: A) -> std::result::Result<(), A::Error>
+    where
+        A: serde::de::SeqAccess<'de>,
+    {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the line unless it holds escapes.
+struct KeyText;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyText {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D>(self, deserializer: D) -> std::result::Result<Self::Value, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyText {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok(Cow::Borrowed(key))
+    }
+
+    fn visit_str<E>(self, key: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Cow::Owned(key.to_string()))
+    }
+}
+
+/// A mapped value as [`json_text`] gives it: strings as themselves (borrowed from the line
+/// unless they hold escapes), other scalars and objects and arrays as JSON text, null as
+/// absent.
+struct LeafText;
+
+impl<'de> serde::de::Visitor<'de> for LeafText {
+    type Value = Option<Cow<'de, str>>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(text.to_string())))
+    }
+
+    fn visit_string<E>(self, text: String) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(text)))
+    }
+
+    fn visit_bool<E>(self, value: bool) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(if value { "true" } else { "false" })))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(value.to_string())))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(value.to_string())))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> std::result::Result<Self::Value, E> {
+        Ok(json_text(&serde_json::Value::from(value)).map(Cow::Owned))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A>(self, map: A) -> std::result::Result<Self::Value, A::Error>
+    where
+        A: serde::de::MapAccess<'de>,
+    {
+        use serde::Deserialize;
+        let value =
+            serde_json::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(json_text(&value).map(Cow::Owned))
+    }
+
+    fn visit_seq<A>(self, seq: A) -> std::result::Result<Self::Value, A::Error>
+    where
+        A: serde::de::SeqAccess<'de>,
+    {
+        use serde::Deserialize;
+        let value =
+            serde_json::Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(json_text(&value).map(Cow::Owned))
+    }
 }
 
 /// Scalars as their text; arrays and objects as JSON text; null as absent.
@@ -461,9 +704,10 @@ fn read_parquet(
                 };
                 pairs.push((projection.fields[i].to_string(), slot.clone()));
             }
+            let view: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
             on_item(Item::Record {
                 line: row_index,
-                values: &values,
+                values: &view,
                 raw: RawText::Parquet(&pairs),
             })?;
             row_index += 1;

@@ -254,7 +254,7 @@ impl Shaper {
         Ok(record.fields)
     }
 
-    fn pageview(&self, record: Record) -> Vec<Value> {
+    fn pageview(&self, mut record: Record) -> Vec<Value> {
         let timestamp = record.get("timestamp").clone();
         vec![
             record.take("message_id"),
@@ -270,14 +270,14 @@ impl Shaper {
         ]
     }
 
-    fn segment_call(&self, record: Record) -> Result<(usize, Vec<Value>), Rejection> {
-        let call = record
-            .get("call_type")
-            .as_text()
-            .unwrap_or("track")
-            .to_string();
+    fn segment_call(&self, mut record: Record) -> Result<(usize, Vec<Value>), Rejection> {
+        let call = match record.get("call_type").as_text() {
+            None | Some("track") => "track",
+            Some("group") => "group",
+            Some(_) => "identify",
+        };
         let timestamp = record.get("timestamp").clone();
-        match call.as_str() {
+        match call {
             "track" => {
                 record.require("event", "a track call needs `event`")?;
                 Ok((
@@ -360,8 +360,10 @@ impl Record {
         self.fields[index] = value;
     }
 
-    fn take(&self, name: &str) -> Value {
-        self.get(name).clone()
+    /// Moves a field's value out (rows are built once per record).
+    fn take(&mut self, name: &str) -> Value {
+        let index = self.index(name);
+        std::mem::replace(&mut self.fields[index], Value::Null)
     }
 
     fn require(&self, name: &str, reason: &str) -> Result<(), Rejection> {

@@ -9,6 +9,7 @@
 pub mod expressions;
 mod health;
 pub mod history;
+pub mod key_windows;
 mod playbook;
 
 use crate::config::Pipeline;
@@ -589,6 +590,7 @@ pub async fn compute_window_figures(
 fn window_figures_sql(first: i32, last: i32) -> String {
     WINDOW_FIGURES_SQL
         .replace("${from_date}", &days_to_date(first - 29).to_string())
+        .replace("${from_day}", &(first - 29).to_string())
         .replace("${first_day}", &first.to_string())
         .replace("${last_day}", &last.to_string())
 }
