@@ -147,11 +147,13 @@ pub fn peak_rss_bytes() -> Option<u64> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteOrder {
     /// Sorted by the partition column first (the sort spills), then written one file at a
-    /// time: for results of modest size whose rows come in any order (the marts).
+    /// time: for results whose rows come in any order over more partitions than files can
+    /// stay open (a staged table rewritten by the append path).
     Sort,
-    /// Streamed as it comes into one open file per partition, never sorted: for big inputs
-    /// that arrive roughly in partition order (staged events and views, read file by file),
-    /// so few files are busy at once. The row groups buffered across all files stay under
+    /// Streamed as it comes into one open file per partition, never sorted: for inputs that
+    /// arrive roughly in partition order (staged events and views, read file by file), or
+    /// that span few partitions (the marts: the dates of one pass). No sort holds memory,
+    /// and none over-counts the string buffers a join's output batches share. The row groups buffered across all files stay under
     /// [`WRITE_BUFFER_BYTES`] by flushing the largest; past [`MAX_OPEN_FILES`] partitions the
     /// least recently written file is closed, and a later row of its partition starts
     /// `part-1.parquet` beside it.
@@ -180,20 +182,44 @@ async fn write_batches(
         ),
         _ => (df, MAX_OPEN_FILES),
     };
-    let mut stream = df
-        .execute_stream()
+    let task = Arc::new(df.task_ctx());
+    let plan = df
+        .create_physical_plan()
         .await
+        .context(format!("planning {name}"))?;
+    let mut stream = datafusion::physical_plan::execute_stream(plan.clone(), task)
         .context(format!("computing {name}"))?;
     let mut writer = PartitionedWriter::new(dir, &schema, partition_by, order, max_open);
+    let mut computed = Ok(());
     while let Some(batch) = stream.next().await {
-        let batch = batch.context(format!("computing {name}"))?;
-        writer.write(&batch)?;
+        match batch {
+            Ok(batch) => writer.write(&batch)?,
+            Err(e) => {
+                computed = Err(e).context(format!("computing {name}"));
+                break;
+            }
+        }
     }
+    drop(stream);
+    print_profile(name, plan.as_ref());
+    computed?;
     let rows = writer.finish()?;
     if rows == 0 {
         write_empty_file(&schema, dir, partition_by)?;
     }
     Ok(rows)
+}
+
+/// With `CHURNLAKE_PROFILE` set, prints a computed table's physical plan to stderr with each
+/// operator's metrics (rows, time, memory, spills), as far as it got: the tool for finding what
+/// a slow or failing build spends its time and memory on.
+fn print_profile(name: &str, plan: &dyn datafusion::physical_plan::ExecutionPlan) {
+    if std::env::var_os("CHURNLAKE_PROFILE").is_some() {
+        let shown =
+            datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan)
+                .indent(true);
+        eprintln!("-- profile of {name}\n{shown}");
+    }
 }
 
 /// Writes batches into one open file per partition.

@@ -9,9 +9,17 @@ with as_of as (
     from as_of_dates
 ),
 
+-- Only the columns the figures need: a line's text (names, notes, owners) is joined last, from
+-- the one handoff each row takes, so the rows multiplied by dates carry no strings.
 lines as (
     select
-        *,
+        account_id,
+        deal_id,
+        start_date,
+        end_date,
+        closed_at,
+        seats,
+        mrr_reporting,
         cast(start_date as int) as start_day,
         cast(end_date as int) as end_day
     from stg_handoffs
@@ -47,23 +55,12 @@ contract as (
         case
             when bool_or(in_force and end_date is null) then null
             else max(case when in_force then end_date end)
-        end as term_end
+        end as term_end,
+        -- The latest handoff known on the date names the account, its owners and its notes.
+        first_value(deal_id order by start_date desc, closed_at desc nulls last, deal_id desc)
+            as handoff_deal_id
     from known_lines
     group by account_id, as_of_date, as_of_day
-),
-
-latest_handoff as (
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by account_id, as_of_date
-                order by start_date desc, closed_at desc nulls last, deal_id desc
-            ) as handoff_rank
-        from known_lines
-    )
-    where handoff_rank = 1
 ),
 
 -- The median resolution time of the tickets solved in the 90 days ending on each date: each
@@ -127,18 +124,11 @@ nps as (
     where latest.as_of_date is not null
 ),
 
-joined as (
+figures as (
     select
         contract.account_id,
         contract.as_of_date,
-        latest_handoff.account_name,
-        latest_handoff.plan,
-        latest_handoff.segment,
-        latest_handoff.industry,
-        latest_handoff.region,
-        latest_handoff.employees,
-        latest_handoff.sales_owner,
-        latest_handoff.csm_owner,
+        contract.handoff_deal_id,
         contract.active,
         contract.mrr,
         contract.mrr * 12 as arr,
@@ -147,17 +137,6 @@ joined as (
         case when contract.active then contract.term_end end as term_end,
         case when contract.active then cast(contract.term_end as int) - contract.as_of_day end as days_to_renewal,
         contract.as_of_day - contract.first_start_day as tenure_days,
-        latest_handoff.goal,
-        latest_handoff.kpi,
-        latest_handoff.decision_maker,
-        latest_handoff.champion,
-        latest_handoff.risks,
-        (
-            case when nullif(trim(latest_handoff.goal), '') is not null then 1 else 0 end
-            + case when nullif(trim(latest_handoff.kpi), '') is not null then 1 else 0 end
-            + case when nullif(trim(latest_handoff.decision_maker), '') is not null then 1 else 0 end
-            + case when nullif(trim(latest_handoff.champion), '') is not null then 1 else 0 end
-        ) / 4.0 as handoff_completeness,
         coalesce(usage.active_users_7d, 0) as active_users_7d,
         coalesce(usage.active_users_30d, 0) as active_users_30d,
         coalesce(usage.events_7d, 0) as events_7d,
@@ -175,13 +154,38 @@ joined as (
         coalesce(usage.help_readers_30d, 0) as help_readers_30d,
         nps.last_nps
     from contract
-    join latest_handoff
-        on latest_handoff.account_id = contract.account_id
-        and latest_handoff.as_of_date = contract.as_of_date
     left join window_figures as usage on usage.account_id = contract.account_id and usage.as_of_date = contract.as_of_date
     left join resolution on resolution.account_id = contract.account_id and resolution.as_of_date = contract.as_of_date
     left join nps on nps.account_id = contract.account_id and nps.as_of_date = contract.as_of_date
     where contract.active or contract.recently_active
+),
+
+-- The handoffs (one row per line, the smaller side) are the hash join's build side: the text
+-- is held once, not once per date.
+joined as (
+    select
+        figures.*,
+        handoff.account_name,
+        handoff.plan,
+        handoff.segment,
+        handoff.industry,
+        handoff.region,
+        handoff.employees,
+        handoff.sales_owner,
+        handoff.csm_owner,
+        handoff.goal,
+        handoff.kpi,
+        handoff.decision_maker,
+        handoff.champion,
+        handoff.risks,
+        (
+            case when nullif(trim(handoff.goal), '') is not null then 1 else 0 end
+            + case when nullif(trim(handoff.kpi), '') is not null then 1 else 0 end
+            + case when nullif(trim(handoff.decision_maker), '') is not null then 1 else 0 end
+            + case when nullif(trim(handoff.champion), '') is not null then 1 else 0 end
+        ) / 4.0 as handoff_completeness
+    from stg_handoffs as handoff
+    join figures on figures.handoff_deal_id = handoff.deal_id
 ),
 
 staged as (

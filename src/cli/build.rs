@@ -83,8 +83,8 @@ pub fn all_tables(outcome: &BuildOutcome) -> Vec<(String, u64)> {
 const DATES_PER_PASS: usize = 31;
 
 /// Computes the marts for `dates` into the operation's scratch directory, in passes of
-/// [`DATES_PER_PASS`] dates (the whole tables in the last) that read one `window_figures`
-/// computed for all of them. Earlier dates' scores still valid in the health history are
+/// [`DATES_PER_PASS`] dates (the whole tables in the last) that read a `window_figures`
+/// computed for them and the passes around them, in sweeps the memory limit holds. Earlier dates' scores still valid in the health history are
 /// read, not recomputed. Returns what to publish: each built date's partition of the dated
 /// tables, the whole tables, and the scores of every date computed, kept as history.
 pub async fn build_step(
@@ -115,16 +115,41 @@ pub async fn build_step(
     let mut publication = Publication::new(&op.run.id);
     let mut total: Option<BuildOutcome> = None;
     let mut kept = BTreeSet::new();
-    // Passes share one sweep of the windowed figures over the history.
-    let figures = if passes.len() > 1 {
-        let work = op.scratch().join("window_figures");
-        let figures =
-            marts::compute_window_figures(pipeline, &op.warehouse, &passes, &work, &reusable);
-        Some(figures.await?)
-    } else {
-        None
-    };
+    // Consecutive passes share one sweep of the windowed figures, as many as the memory
+    // limit holds the figures of (a single pass computes its own).
+    let sweep_dates = marts::dates_per_sweep(pipeline, &op.warehouse).await?;
+    let mut sweeps: Vec<usize> = Vec::new();
+    let mut in_sweep = usize::MAX;
+    for (chunk, _) in &passes {
+        match sweeps.last_mut() {
+            Some(passes) if in_sweep + chunk.len() <= sweep_dates => *passes += 1,
+            _ => {
+                sweeps.push(1);
+                in_sweep = 0;
+            }
+        }
+        in_sweep += chunk.len();
+    }
+    let mut figures: Option<std::path::PathBuf> = None;
+    let mut sweep_ends = sweeps.iter().scan(0, |end, passes| {
+        *end += passes;
+        Some(*end)
+    });
+    let mut sweep_end = 0;
     for (pass, (chunk, whole_tables)) in passes.iter().enumerate() {
+        if passes.len() > 1 && pass == sweep_end {
+            sweep_end = sweep_ends.next().expect("a sweep for every pass");
+            let work = op.scratch().join(format!("window_figures-{pass}"));
+            let done = known.dates();
+            let swept = marts::compute_window_figures(
+                pipeline,
+                &op.warehouse,
+                &passes[pass..sweep_end],
+                &work,
+                &done,
+            );
+            figures = Some(swept.await?);
+        }
         progress.set_message(marts::describe_dates(chunk));
         let work = op.scratch().join(format!("pass-{pass}"));
         let outcome = marts::build(

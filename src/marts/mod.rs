@@ -554,6 +554,24 @@ async fn plan_dates(
     })
 }
 
+/// Memory a sweep's running sums take per account and date: the two rows (its changes and
+/// the date itself, 17 columns) that the window sorts, and the sort's copy of them.
+const SWEEP_BYTES_PER_ACCOUNT_DATE: usize = 1024;
+
+/// How many dates one `window_figures` sweep takes at most: as many account-dates as half
+/// the memory limit sorts without spilling. A sweep's cost follows the days it spans (and
+/// the 29 days before), so sweeping in parts costs little more than sweeping once, while
+/// one sweep of every date of a long backfill at 50,000 accounts sorts 70 million rows
+/// through the disk.
+pub async fn dates_per_sweep(pipeline: &Pipeline, warehouse: &Warehouse) -> Result<usize> {
+    let ctx = engine::session();
+    crate::ingest::register_staged(&ctx, warehouse).await?;
+    let accounts =
+        engine::query_count(&ctx, "select count(distinct account_id) from stg_handoffs").await?;
+    let account_dates = pipeline.memory_limit / 2 / SWEEP_BYTES_PER_ACCOUNT_DATE;
+    Ok(account_dates / (accounts as usize).max(1))
+}
+
 /// Computes `window_figures` (sql/marts/window_figures.sql) into `work` for every date that the
 /// builds of `passes` (dates, with whole tables or not) compute, so that they share one
 /// sweep over the history. Returns the table's directory, for [`build`].
@@ -932,7 +950,7 @@ async fn write_and_register(
     dir: &Path,
 ) -> Result<()> {
     let path = dir.join(name);
-    engine::write_table(df, name, &path, Some("as_of_date"), WriteOrder::Sort).await?;
+    engine::write_table(df, name, &path, Some("as_of_date"), WriteOrder::AsItComes).await?;
     engine::register_table(
         ctx,
         &format!("{name}_all"),
