@@ -12,10 +12,10 @@
 -- Distinct keys (users, features, readers) are grouped per key, never sorted by key and day.
 -- The changes are first added up per account and per date they first reach (the dates run
 -- from day ${first_day} to day ${last_day}), so the running sums go over dates, not days.
--- The cost follows the history, not the number of dates, so a backfill runs it once for all
--- of its dates. Only the days from ${from_date} (29 days before the first date) reach a
--- date's windows, so events and views before it are not swept: of them, only each account's
--- latest active day counts (days_since_last_seen).
+-- Only the days from ${from_date} (29 days before the first date) through ${last_date} reach
+-- the dates' windows, so events and views outside them are not swept: of those before, only
+-- each account's latest active day counts (days_since_last_seen). The cost follows the days
+-- swept and the account-dates summed, so a backfill sweeps its dates in parts.
 with as_of as (
     select as_of_date, cast(as_of_date as int) as as_of_day
     from as_of_dates
@@ -37,12 +37,14 @@ account_dates as (
 day_amounts as (
     select account_id, cast(event_date as int) as day, 0 as kind, count(*) as amount
     from stg_events
-    where account_id is not null and event_date >= date '${from_date}'
+    where account_id is not null
+        and event_date between date '${from_date}' and date '${last_date}'
     group by account_id, event_date
     union all
     select account_id, cast(event_date as int), 3, count(*)
     from stg_pageviews
-    where account_id is not null and event_date >= date '${from_date}'
+    where account_id is not null
+        and event_date between date '${from_date}' and date '${last_date}'
     group by account_id, event_date
 ),
 
@@ -61,7 +63,8 @@ key_windows as (
             case when grouping(user_id) = 0 then user_id else event end as key,
             key_window_changes(cast(event_date as int), ${from_day}, ${last_day}) as changes
         from stg_events
-        where account_id is not null and event_date >= date '${from_date}'
+        where account_id is not null
+        and event_date between date '${from_date}' and date '${last_date}'
         group by grouping sets ((account_id, user_id), (account_id, event))
     )
     where key is not null
@@ -69,7 +72,7 @@ key_windows as (
     select account_id, 4, key_window_changes(cast(event_date as int), ${from_day}, ${last_day})
     from stg_pageviews
     where account_id is not null and coalesce(user_id, anonymous_id) is not null
-        and event_date >= date '${from_date}'
+        and event_date between date '${from_date}' and date '${last_date}'
     group by account_id, coalesce(user_id, anonymous_id)
 ),
 

@@ -8,9 +8,11 @@
 
 use crate::config::{Component, HealthModel};
 
-/// The query producing `health_scores` for every date in `customer_daily_all`; the scores
-/// 7 and 30 days before come from those dates or from `prior_health`.
-pub fn health_sql(model: &HealthModel) -> String {
+/// The query scoring every row of `customer_daily_all`: each component's raw, normalized,
+/// weight and contribution columns, and the score. A build writes it once as
+/// `health_scored`, which [`health_sql`] reads three ways (reasons, the scores 7 and 30 days
+/// before, the row itself); as one query, each way planned the scoring again.
+pub fn scored_sql(model: &HealthModel) -> String {
     let components = &model.components;
     let list = |f: &dyn Fn(&Component) -> String| -> String {
         components
@@ -25,11 +27,7 @@ pub fn health_sql(model: &HealthModel) -> String {
     let measured = list(&|c| format!("cast(({}) as double) as {}_raw", c.metric, c.name));
     let normalized = list(&|c| format!("{} as {}", scale_sql(c), c.name));
     let weighted = list(&|c| format!("{} as {}_weight", weight_sql(model, c), c.name));
-    let value = |c: &Component| match model.missing.as_str() {
-        "neutral" => format!("coalesce({}, 50.0)", c.name),
-        "zero" => format!("coalesce({}, 0.0)", c.name),
-        _ => format!("coalesce({}, 0.0)", c.name),
-    };
+    let value = |c: &Component| missing_value(model, c);
     let total_weight = sum(&|c| format!("{}_weight", c.name));
     let contributions = list(&|c| {
         format!(
@@ -38,28 +36,9 @@ pub fn health_sql(model: &HealthModel) -> String {
             n = c.name
         )
     });
-    let shortfalls = components
-        .iter()
-        .map(|c| {
-            format!(
-                "select account_id, as_of_date, '{n}' as component, \
-                 (100.0 - {v}) * {n}_weight / nullif(total_weight, 0) as shortfall, \
-                 {n} as normalized from contributed",
-                v = value(c),
-                n = c.name
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n    union all\n    ");
     let score = sum(&|c| format!("{}_contribution", c.name));
-    let outputs = list(&|c| {
-        format!(
-            "scored.{n}, scored.{n}_raw, scored.{n}_weight, scored.{n}_contribution",
-            n = c.name
-        )
-    });
     format!(
-        "-- health_scores: one row per account per as_of_date, from customer_daily.
+        "-- health_scored: every customer_daily row with its components and score.
 -- Generated from [health] `{name}` v{version} of the pipeline file.
 with customer as (
     select * from customer_daily_all
@@ -106,6 +85,49 @@ scored as (
         *,
         case when total_weight > 0 then round({score}, 2) end as score
     from contributed
+)
+
+select * from scored
+",
+        name = model.name.replace('\'', "''"),
+        version = model.version,
+    )
+}
+
+/// The query producing `health_scores` for every date scored in `health_scored`
+/// ([`scored_sql`]); the scores 7 and 30 days before come from those dates or from
+/// `prior_health`.
+pub fn health_sql(model: &HealthModel) -> String {
+    let components = &model.components;
+    let value = |c: &Component| missing_value(model, c);
+    let shortfalls = components
+        .iter()
+        .map(|c| {
+            format!(
+                "select account_id, as_of_date, '{n}' as component, \
+                 (100.0 - {v}) * {n}_weight / nullif(total_weight, 0) as shortfall, \
+                 {n} as normalized from scored",
+                v = value(c),
+                n = c.name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n    union all\n    ");
+    let outputs = components
+        .iter()
+        .map(|c| {
+            format!(
+                "scored.{n}, scored.{n}_raw, scored.{n}_weight, scored.{n}_contribution",
+                n = c.name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",\n        ");
+    format!(
+        "-- health_scores: one row per account per as_of_date, from the scored customer_daily rows.
+-- Generated from [health] `{name}` v{version} of the pipeline file.
+with scored as (
+    select * from health_scored
 ),
 
 shortfalls as (
@@ -198,6 +220,14 @@ select * from final
         yellow = model.yellow_at,
         trend = model.trend_threshold,
     )
+}
+
+/// A component's normalized value with the missing-value policy applied.
+fn missing_value(model: &HealthModel, c: &Component) -> String {
+    match model.missing.as_str() {
+        "neutral" => format!("coalesce({}, 50.0)", c.name),
+        _ => format!("coalesce({}, 0.0)", c.name),
+    }
 }
 
 /// The normalized 0–100 value of a component's `<name>_raw`.

@@ -150,6 +150,7 @@ pub fn model_fingerprint(pipeline: &Pipeline) -> String {
     add(&customer_daily_sql(pipeline));
     add(WINDOW_FIGURES_SQL);
     if let Some(model) = &pipeline.health {
+        add(&health::scored_sql(model));
         add(&health::health_sql(model));
     }
     format!("{:016x}", hasher.finish())
@@ -265,6 +266,12 @@ pub async fn check_expressions(pipeline: &Pipeline) -> Result<()> {
     } else {
         // The health row's columns exist only once the metrics plan.
         ctx.register_table("customer_daily_all", customer.into_view())
+            .context("planning health")?;
+        let scored = ctx
+            .sql(&health::scored_sql(model))
+            .await
+            .map_err(|e| Error::engine("planning health_scores", e))?;
+        ctx.register_table("health_scored", scored.into_view())
             .context("planning health")?;
         let health = ctx
             .sql(&health::health_sql(model))
@@ -426,6 +433,20 @@ pub async fn build(
     let customer_schema = Arc::new(customer.schema().as_arrow().clone());
     let mut schemas = vec![("customer_daily".to_string(), customer_schema.clone())];
     write_and_register(&ctx, customer, "customer_daily", &all).await?;
+    let scored = ctx
+        .sql(&health::scored_sql(model))
+        .await
+        .context("model health_scores (generated from [health])")?;
+    let scored_dir = all.join("health_scored");
+    engine::write_table(
+        scored,
+        "health_scored",
+        &scored_dir,
+        None,
+        WriteOrder::AsItComes,
+    )
+    .await?;
+    engine::register_table(&ctx, "health_scored", &scored_dir, None).await?;
     let health = ctx
         .sql(&health::health_sql(model))
         .await
@@ -603,11 +624,12 @@ pub async fn compute_window_figures(
 }
 
 /// The SQL of `window_figures` for dates from `first` through `last`: it sweeps the events
-/// and page views of the days whose 30-day windows reach them, and the latest active day
-/// before.
+/// and page views of the days whose 30-day windows reach them (none after `last`), and the
+/// latest active day before.
 fn window_figures_sql(first: i32, last: i32) -> String {
     WINDOW_FIGURES_SQL
         .replace("${from_date}", &days_to_date(first - 29).to_string())
+        .replace("${last_date}", &days_to_date(last).to_string())
         .replace("${from_day}", &(first - 29).to_string())
         .replace("${first_day}", &first.to_string())
         .replace("${last_day}", &last.to_string())
