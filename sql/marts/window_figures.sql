@@ -77,8 +77,8 @@ key_windows as (
 ),
 
 key_changes as (
-    select account_id, kind, change['day'] as day, change['in_7d'] as in_7d,
-        change['in_30d'] as in_30d
+    select account_id, kind, cast(change['day'] as bigint) as day,
+        cast(change['in_7d'] as bigint) as in_7d, cast(change['in_30d'] as bigint) as in_30d
     from (
         select account_id, kind, unnest(changes) as change
         from key_windows

@@ -12,7 +12,7 @@
 //! `{day, in_7d, in_30d}` structs in day order.
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, ListArray, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, Int8Array, Int32Array, ListArray, StructArray,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type};
@@ -49,9 +49,9 @@ struct KeyWindowChanges {
 
 fn change_fields() -> Fields {
     Fields::from(vec![
-        Field::new("day", DataType::Int64, false),
-        Field::new("in_7d", DataType::Int64, false),
-        Field::new("in_30d", DataType::Int64, false),
+        Field::new("day", DataType::Int32, false),
+        Field::new("in_7d", DataType::Int8, false),
+        Field::new("in_30d", DataType::Int8, false),
     ])
 }
 
@@ -192,7 +192,7 @@ impl KeyDays {
     /// Each group's window changes.
     fn changes_array(&self, groups: std::ops::Range<usize>) -> ListArray {
         let mut days = Vec::new();
-        let mut entries: Vec<(i64, i64, i64)> = Vec::new();
+        let mut entries: Vec<Change> = Vec::new();
         let (mut day, mut in_7d, mut in_30d) = (Vec::new(), Vec::new(), Vec::new());
         let mut offsets = vec![0i32];
         for group in groups {
@@ -206,9 +206,9 @@ impl KeyDays {
             offsets.push(day.len() as i32);
         }
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(day)),
-            Arc::new(Int64Array::from(in_7d)),
-            Arc::new(Int64Array::from(in_30d)),
+            Arc::new(Int32Array::from(day)),
+            Arc::new(Int8Array::from(in_7d)),
+            Arc::new(Int8Array::from(in_30d)),
         ];
         ListArray::new(
             change_item(),
@@ -251,12 +251,17 @@ impl KeyDays {
     }
 }
 
+/// One day's change to a key's window counts: (day, change in the 7-day count, change in the
+/// 30-day count), each change in −2..=2. Narrow types keep the aggregate's output small: a
+/// final aggregate materializes all of it at once, in its share of the memory pool.
+type Change = (i32, i8, i8);
+
 /// The changes of a key with active `days` (ascending), per window, merged by day into
-/// `entries` as (day, change in the 7-day count, change in the 30-day count).
-fn window_changes(days: &[i32], entries: &mut Vec<(i64, i64, i64)>) {
+/// `entries`.
+fn window_changes(days: &[i32], entries: &mut Vec<Change>) {
     entries.clear();
     for window in WINDOWS {
-        let change = |delta: i64| match window {
+        let change = |delta: i8| match window {
             7 => (delta, 0),
             _ => (0, delta),
         };
@@ -267,17 +272,17 @@ fn window_changes(days: &[i32], entries: &mut Vec<(i64, i64, i64)>) {
                 _ => {
                     if let Some(last) = previous {
                         let (a, b) = change(-1);
-                        entries.push((i64::from(last + window), a, b));
+                        entries.push((last + window, a, b));
                     }
                     let (a, b) = change(1);
-                    entries.push((i64::from(day), a, b));
+                    entries.push((day, a, b));
                 }
             }
             previous = Some(day);
         }
         if let Some(last) = previous {
             let (a, b) = change(-1);
-            entries.push((i64::from(last + window), a, b));
+            entries.push((last + window, a, b));
         }
     }
     entries.sort_unstable_by_key(|entry| entry.0);
@@ -420,7 +425,7 @@ impl Accumulator for OneKey {
 mod tests {
     use super::*;
 
-    fn changes(days: &[i32]) -> Vec<(i64, i64, i64)> {
+    fn changes(days: &[i32]) -> Vec<Change> {
         let mut entries = Vec::new();
         window_changes(days, &mut entries);
         entries
