@@ -184,6 +184,9 @@ fn a_backfill_in_passes_scores_each_date_once_and_equals_single_date_builds() {
         .expect("a build_finished event");
     assert_eq!(finished["dates"], 66);
     assert_eq!(finished["passes"], 3);
+    // The windowed figures of all three passes come from one sweep: 26 accounts' dates are
+    // far inside what the default memory limit sorts without spilling.
+    assert_eq!(finished["sweeps"], 1);
     // A pass reads the scores of the dates 7 and 30 days back that earlier passes computed.
     let history: serde_json::Value =
         serde_json::from_slice(&std::fs::read(wh.join("_state/health_history.json")).unwrap())

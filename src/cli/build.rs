@@ -118,18 +118,8 @@ pub async fn build_step(
     // Consecutive passes share one sweep of the windowed figures, as many as the memory
     // limit holds the figures of (a single pass computes its own).
     let sweep_dates = marts::dates_per_sweep(pipeline, &op.warehouse).await?;
-    let mut sweeps: Vec<usize> = Vec::new();
-    let mut in_sweep = usize::MAX;
-    for (chunk, _) in &passes {
-        match sweeps.last_mut() {
-            Some(passes) if in_sweep + chunk.len() <= sweep_dates => *passes += 1,
-            _ => {
-                sweeps.push(1);
-                in_sweep = 0;
-            }
-        }
-        in_sweep += chunk.len();
-    }
+    let pass_dates: Vec<usize> = passes.iter().map(|(chunk, _)| chunk.len()).collect();
+    let sweeps = sweep_passes(&pass_dates, sweep_dates);
     let mut figures: Option<std::path::PathBuf> = None;
     let mut sweep_ends = sweeps.iter().scan(0, |end, passes| {
         *end += passes;
@@ -214,10 +204,29 @@ pub async fn build_step(
             "computed": outcome.computed.len(),
             "skipped": outcome.skipped.len(),
             "passes": passes.len(),
+            "sweeps": if passes.len() > 1 { sweeps.len() } else { 0 },
             "seconds": seconds,
         }),
     );
     Ok((outcome, publication))
+}
+
+/// How many consecutive passes (of `pass_dates` dates each) each sweep of the windowed
+/// figures takes: as many as fit in `sweep_dates` dates, and at least one.
+fn sweep_passes(pass_dates: &[usize], sweep_dates: usize) -> Vec<usize> {
+    let mut sweeps: Vec<usize> = Vec::new();
+    let mut in_sweep = 0;
+    for &dates in pass_dates {
+        match sweeps.last_mut() {
+            Some(passes) if in_sweep + dates <= sweep_dates => *passes += 1,
+            _ => {
+                sweeps.push(1);
+                in_sweep = 0;
+            }
+        }
+        in_sweep += dates;
+    }
+    sweeps
 }
 
 /// Where a build wrote its tables, relative to the scratch directory.
@@ -287,4 +296,21 @@ async fn plan_publication(
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sweep_passes;
+
+    #[test]
+    fn sweeps_take_the_passes_that_fit_and_at_least_one() {
+        // 730 dates in passes of 31: 10 passes fit in 314 dates (m at 3 GiB), 1 in 31 (l).
+        let passes: Vec<usize> = [31; 23].into_iter().chain([17]).collect();
+        assert_eq!(sweep_passes(&passes, 314), vec![10, 10, 4]);
+        assert_eq!(sweep_passes(&passes, 31), vec![1; 24]);
+        // Fewer dates than one pass still sweeps each pass.
+        assert_eq!(sweep_passes(&passes, 5), vec![1; 24]);
+        assert_eq!(sweep_passes(&passes, usize::MAX), vec![24]);
+        assert_eq!(sweep_passes(&[], 100), Vec::<usize>::new());
+    }
 }
