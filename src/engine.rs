@@ -492,12 +492,18 @@ pub fn string_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
 
 /// One integer from a query such as `select count(*) from t`; 0 for no row or null.
 pub async fn query_count(ctx: &SessionContext, sql: &str) -> Result<u64> {
-    let batches = query(ctx, sql).await?;
+    let df = ctx.sql(sql).await.context(sql.to_string())?;
+    count_of(df, sql).await
+}
+
+/// The integer a planned count query (`what`, for errors) returns; 0 for no row or null.
+pub async fn count_of(df: DataFrame, what: &str) -> Result<u64> {
+    let batches = df.collect().await.context(what.to_string())?;
     let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
         return Ok(0);
     };
     let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Int64)
-        .context(format!("reading the result of {sql}"))?;
+        .context(format!("reading the result of {what}"))?;
     let ints = column.as_primitive::<Int64Type>();
     Ok(if ints.is_null(0) {
         0

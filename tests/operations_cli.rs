@@ -440,7 +440,10 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
         table_message(&out, "stg_pageviews").as_deref(),
         Some("appended: 1 partitions rewritten, the others kept")
     );
-    assert_eq!(table_message(&out, "stg_tickets"), None);
+    assert_eq!(
+        table_message(&out, "stg_tickets").as_deref(),
+        Some("kept as the last run staged it")
+    );
 
     // The staged tables and their figures are those of staging every file afresh.
     let same_as_fresh = |what: &str| {
@@ -540,6 +543,95 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
     ok(&out);
     assert_eq!(table_message(&out, "stg_events"), None);
     same_as_fresh("after an early group call");
+}
+
+#[test]
+fn tables_whose_sources_read_nothing_are_kept_unless_a_group_call_moves_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixtures_copy(dir.path());
+    let wh = dir.path().join("wh");
+    ok(&cl(&wh, Some(&data), &["ingest"]));
+    let kept_tables = ["stg_handoffs", "stg_tickets", "stg_nps", "stg_fx_rates"];
+    let stamps = |wh: &Path| {
+        kept_tables
+            .iter()
+            .map(|t| file_stamps(&wh.join(t)))
+            .collect::<Vec<_>>()
+    };
+    let before = stamps(&wh);
+    let group = |id: &str, ts: &str, user: &str, account: &str| {
+        format!(
+            r#"{{"type":"group","messageId":"{id}","timestamp":"{ts}","userId":"{user}","groupId":"{account}"}}"#
+        )
+    };
+    let same_as_fresh = |what: &str| {
+        let fresh = dir.path().join(format!("fresh-{what}"));
+        ok(&cl(&fresh, Some(&data), &["ingest"]));
+        for (table, key) in [
+            ("stg_tickets", "id"),
+            ("stg_nps", "response_id"),
+            ("stg_handoffs", "deal_id"),
+            ("stg_identities", "message_id"),
+        ] {
+            let sql = format!("select * from {table} order by {key}");
+            assert_same(
+                &query(&wh, &sql),
+                &query(&fresh, &sql),
+                &format!("{table} {what}"),
+            );
+        }
+        let figures = "select source, rows_read, rows_loaded, rows_quarantined, duplicates, \
+                       orphans, max_event_time, status from data_quality \
+                       where run_id = (select max(run_id) from data_quality) order by source";
+        assert_eq!(
+            query(&wh, figures),
+            query(&fresh, figures),
+            "data_quality {what}"
+        );
+    };
+
+    // A day of events whose group calls are later than every ticket: the handoff, ticket,
+    // NPS and FX tables are kept, file for file.
+    write(
+        &data,
+        "segment/events-2026-11.ndjson",
+        [
+            group("keep-1", "2026-11-02T09:00:00Z", "u_0018_09", "acc_0018"),
+            group("keep-2", "2026-11-02T09:30:00Z", "u_new_01", "acc_0013"),
+        ]
+        .join("\n"),
+    );
+    let out = cl(&wh, Some(&data), &["--log-format", "json", "ingest"]);
+    ok(&out);
+    for table in kept_tables {
+        assert_eq!(
+            table_message(&out, table).as_deref(),
+            Some("kept as the last run staged it"),
+            "{table}"
+        );
+    }
+    assert_eq!(stamps(&wh), before, "kept tables' files untouched");
+    same_as_fresh("after later group calls");
+
+    // Ticket 10012 has no organization: its requester's group call at the ticket's time
+    // gives its account. A call just before it, to another account, moves it: stg_tickets is
+    // restaged; the handoffs, which no call moves, stay kept.
+    let account = "select account_id from stg_tickets where id = 10012";
+    assert_eq!(scalar(&wh, account), "acc_0018");
+    write(
+        &data,
+        "segment/events-2026-12.ndjson",
+        group("move-1", "2026-06-19T19:00:00Z", "u_0018_09", "acc_0013"),
+    );
+    let out = cl(&wh, Some(&data), &["--log-format", "json", "ingest"]);
+    ok(&out);
+    assert_eq!(table_message(&out, "stg_tickets"), None);
+    assert_eq!(
+        table_message(&out, "stg_handoffs").as_deref(),
+        Some("kept as the last run staged it")
+    );
+    assert_eq!(scalar(&wh, account), "acc_0013");
+    same_as_fresh("after a group call that moves a ticket");
 }
 
 #[test]

@@ -123,12 +123,7 @@ pub async fn ingest_step(
     let seconds = started.elapsed().as_secs_f64();
     for (table, rows) in &outcome.tables {
         let mut step = Step::table(table, *rows, seconds);
-        if let Some(partitions) = outcome.rewritten.get(table) {
-            step.message = Some(format!(
-                "appended: {} partitions rewritten, the others kept",
-                partitions.len()
-            ));
-        }
+        step.message = outcome.partly_written(table);
         op.step(step);
     }
     output::event(

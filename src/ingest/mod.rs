@@ -9,6 +9,7 @@
 pub mod append;
 pub mod batch;
 pub mod convert;
+pub mod keep;
 pub mod notes;
 pub mod reader;
 pub mod remote;
@@ -110,7 +111,8 @@ pub struct IngestOutcome {
     /// Staged table name → rows, for tables ready to publish in `tables_dir`.
     pub tables: Vec<(String, u64)>,
     /// Tables this run appended to → the partitions it rewrote (`tables_dir` holds only
-    /// those); every other table in `tables` is written whole.
+    /// those), or kept as they were (no partition, nothing in `tables_dir`); every other
+    /// table in `tables` is written whole.
     pub rewritten: BTreeMap<String, Vec<String>>,
     pub tables_dir: PathBuf,
     pub quarantine_file: PathBuf,
@@ -130,6 +132,19 @@ pub struct IngestOutcome {
 }
 
 impl IngestOutcome {
+    /// How this run staged a table not written whole, for the operator.
+    pub fn partly_written(&self, table: &str) -> Option<String> {
+        let partitions = self.rewritten.get(table)?;
+        Some(if partitions.is_empty() {
+            "kept as the last run staged it".to_string()
+        } else {
+            format!(
+                "appended: {} partitions rewritten, the others kept",
+                partitions.len()
+            )
+        })
+    }
+
     /// What publishing this ingest changes in the warehouse: the staged tables, the raw
     /// files of the files read, the manifest; and the raw files no longer current go.
     pub async fn publication(
@@ -705,12 +720,20 @@ async fn stage(
     }
     // Only new files: the event tables may take just the new ids (see `append`).
     let touched_dir = raw_dir.with_file_name("touched");
-    let mut appends = if outcome.reach != Reach::Everything && keeps_files {
-        let fingerprint = state::staging_fingerprint(pipeline);
+    let fingerprint = state::staging_fingerprint(pipeline);
+    let only_new_files = outcome.reach != Reach::Everything && keeps_files;
+    let mut appends = if only_new_files {
         append::plan(&ctx, warehouse, &fingerprint, previous).await?
     } else {
         Vec::new()
     };
+    // And the tables whose sources read nothing may stand as they are (see `keep`).
+    let keepable = if only_new_files {
+        keep::candidates(warehouse, &fingerprint, previous, &outcome.sources).await?
+    } else {
+        BTreeMap::new()
+    };
+    let mut kept = BTreeMap::new();
     for (name, schema, new, kept) in raw {
         if let Some(append) = appends.iter_mut().find(|a| a.raw == name) {
             append::register_raw(&ctx, warehouse, append, new, &schema, &touched_dir).await?;
@@ -734,6 +757,14 @@ async fn stage(
     register_raw_views(&ctx, file_ids).await?;
     let vars = [("reporting_currency", pipeline.reporting_currency.as_str())];
     for model in STAGING_MODELS {
+        if let Some(figures) = keepable.get(model.name)
+            && keep::keep(&ctx, warehouse, model.name, &kept).await?
+        {
+            kept.insert(model.name, *figures);
+            outcome.tables.push((model.name.to_string(), figures.rows));
+            outcome.rewritten.insert(model.name.to_string(), Vec::new());
+            continue;
+        }
         let df = engine::run_model(&ctx, model.name, model.sql, &vars).await?;
         if !model.published {
             let table: Arc<dyn datafusion::catalog::TableProvider> = if model.in_memory {
@@ -773,11 +804,11 @@ async fn stage(
         outcome.tables.push((model.name.to_string(), rows));
     }
     let mut staged = state::Staging {
-        fingerprint: state::staging_fingerprint(pipeline),
+        fingerprint,
         tables: BTreeMap::new(),
     };
     for report in &mut outcome.sources {
-        let figures = account_for(&ctx, report, &outcome.tables, &appends).await?;
+        let figures = account_for(&ctx, report, &outcome.tables, &appends, &kept).await?;
         staged.tables.extend(figures);
     }
     outcome.manifest.staging = Some(staged);
@@ -867,12 +898,14 @@ async fn earliest_change(ctx: &SessionContext, warehouse: &Warehouse) -> Result<
 /// Fills loaded, duplicate, orphan and event-time figures of a source, and checks grain and
 /// that rows read = loaded + quarantined + duplicates. Returns each staged table's figures,
 /// for the manifest. A table this run appended to is checked in the partitions it rewrote
-/// and counts on from its figures after the last run.
+/// and counts on from its figures after the last run; a table it kept (`kept`, with those
+/// figures) has them, and only its orphans are counted again (the handoffs may have changed).
 async fn account_for(
     ctx: &SessionContext,
     report: &mut SourceReport,
     tables: &[(String, u64)],
     appends: &[append::Append],
+    kept: &BTreeMap<&str, state::StagedFigures>,
 ) -> Result<Vec<(String, state::StagedFigures)>> {
     let kind = report.kind.clone();
     let models = STAGING_MODELS
@@ -887,8 +920,10 @@ async fn account_for(
             .unwrap_or(0);
         report.rows_loaded += loaded;
         let appended = appends.iter().find(|a| a.model == model.name);
+        let kept = kept.get(model.name);
         let key = model.grain.join(", ");
         let duplicates = match (appended, model.repeats, model.raw) {
+            _ if let Some(figures) = kept => figures.duplicates,
             // Every valid row is loaded or a duplicate, the last run's and this run's alike.
             (Some(a), _, _) => {
                 (a.previous.rows + a.previous.duplicates + a.new_rows).saturating_sub(loaded)
@@ -908,6 +943,7 @@ async fn account_for(
         report.duplicates += duplicates;
         // An appended table's other partitions were checked when they were written.
         let (checked, scope) = match appended {
+            _ if kept.is_some() => (None, " as the last run staged it (kept)".to_string()),
             None => (Some(model.name.to_string()), String::new()),
             Some(a) => (
                 a.rewritten_view(),
@@ -952,6 +988,7 @@ async fn account_for(
             // An append that restaged no kept row only added rows: the latest is the later of
             // the last run's and the rewritten partitions'.
             let (table, before) = match appended {
+                _ if let Some(figures) = kept => (None, figures.max_event_time),
                 Some(a) if a.kept_reads == 0 => (a.rewritten_view(), a.previous.max_event_time),
                 _ => (Some(model.name.to_string()), None),
             };

@@ -76,10 +76,8 @@ pub fn print_ingest(run_id: &str, outcome: &IngestOutcome, pipeline: &Pipeline) 
     if outcome.result.is_ok() {
         println!("\npublished to {}:", pipeline.warehouse.display());
         for (table, rows) in &outcome.tables {
-            let appended = match outcome.rewritten.get(table) {
-                Some(partitions) => {
-                    format!(" (appended: {} partitions rewritten)", partitions.len())
-                }
+            let appended = match outcome.partly_written(table) {
+                Some(how) => format!(" ({how})"),
                 None => String::new(),
             };
             println!("  {table:<16} {rows:>10} rows{appended}");
