@@ -391,6 +391,35 @@ fn table_message(out: &Output, table: &str) -> Option<String> {
     step["message"].as_str().map(str::to_string)
 }
 
+/// `tables` (each with its key) and the last run's `data_quality` figures in `wh` are those
+/// an ingest of every file in `data` afresh stages (in `<scratch>/fresh-<what>`).
+fn assert_staged_as_afresh(
+    wh: &Path,
+    data: &Path,
+    scratch: &Path,
+    tables: &[(&str, &str)],
+    what: &str,
+) {
+    let fresh = &scratch.join(format!("fresh-{what}"));
+    ok(&cl(fresh, Some(data), &["ingest"]));
+    for (table, key) in tables {
+        let sql = format!("select * from {table} order by {key}");
+        assert_same(
+            &query(wh, &sql),
+            &query(fresh, &sql),
+            &format!("{table} {what}"),
+        );
+    }
+    let figures = "select source, rows_read, rows_loaded, rows_quarantined, duplicates, \
+                   orphans, max_event_time, status from data_quality \
+                   where run_id = (select max(run_id) from data_quality) order by source";
+    assert_eq!(
+        query(wh, figures),
+        query(fresh, figures),
+        "data_quality {what}"
+    );
+}
+
 #[test]
 fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids_reach() {
     let dir = tempfile::tempdir().unwrap();
@@ -447,24 +476,12 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
 
     // The staged tables and their figures are those of staging every file afresh.
     let same_as_fresh = |what: &str| {
-        let fresh = dir.path().join(format!("fresh-{what}"));
-        ok(&cl(&fresh, Some(&data), &["ingest"]));
-        for table in ["stg_events", "stg_pageviews", "stg_identities"] {
-            let sql = format!("select * from {table} order by message_id");
-            assert_same(
-                &query(&wh, &sql),
-                &query(&fresh, &sql),
-                &format!("{table} {what}"),
-            );
-        }
-        let figures = "select source, rows_read, rows_loaded, rows_quarantined, duplicates, \
-                       orphans, max_event_time, status from data_quality \
-                       where run_id = (select max(run_id) from data_quality) order by source";
-        assert_eq!(
-            query(&wh, figures),
-            query(&fresh, figures),
-            "data_quality {what}"
-        );
+        let tables = [
+            ("stg_events", "message_id"),
+            ("stg_pageviews", "message_id"),
+            ("stg_identities", "message_id"),
+        ];
+        assert_staged_as_afresh(&wh, &data, dir.path(), &tables, what);
     };
     same_as_fresh("after a later file");
     assert_eq!(scalar(&wh, &event_of), event);
@@ -565,29 +582,13 @@ fn tables_whose_sources_read_nothing_are_kept_unless_a_group_call_moves_their_ro
         )
     };
     let same_as_fresh = |what: &str| {
-        let fresh = dir.path().join(format!("fresh-{what}"));
-        ok(&cl(&fresh, Some(&data), &["ingest"]));
-        for (table, key) in [
+        let tables = [
             ("stg_tickets", "id"),
             ("stg_nps", "response_id"),
             ("stg_handoffs", "deal_id"),
             ("stg_identities", "message_id"),
-        ] {
-            let sql = format!("select * from {table} order by {key}");
-            assert_same(
-                &query(&wh, &sql),
-                &query(&fresh, &sql),
-                &format!("{table} {what}"),
-            );
-        }
-        let figures = "select source, rows_read, rows_loaded, rows_quarantined, duplicates, \
-                       orphans, max_event_time, status from data_quality \
-                       where run_id = (select max(run_id) from data_quality) order by source";
-        assert_eq!(
-            query(&wh, figures),
-            query(&fresh, figures),
-            "data_quality {what}"
-        );
+        ];
+        assert_staged_as_afresh(&wh, &data, dir.path(), &tables, what);
     };
 
     // A day of events whose group calls are later than every ticket: the handoff, ticket,

@@ -36,30 +36,27 @@ candidates as (
 ),
 
 -- The spans of identity_spans.sql, for the touched users only, before and after.
-before_spans as (
-    select
-        calls.user_id,
-        calls.account_id,
-        calls.timestamp as valid_from,
-        lead(calls.timestamp) over (
-            partition by calls.user_id
-            order by calls.timestamp, calls.message_id
-        ) as valid_to
+calls as (
+    select 'before' as side, old.user_id, old.account_id, old.timestamp, old.message_id
     from since
-    join before_stg_identities as calls on calls.user_id = since.user_id
+    join before_stg_identities as old on old.user_id = since.user_id
+    union all
+    select 'after' as side, new.user_id, new.account_id, new.timestamp, new.message_id
+    from since
+    join stg_identities as new on new.user_id = since.user_id
 ),
 
-after_spans as (
+spans as (
     select
-        calls.user_id,
-        calls.account_id,
-        calls.timestamp as valid_from,
-        lead(calls.timestamp) over (
-            partition by calls.user_id
-            order by calls.timestamp, calls.message_id
+        side,
+        user_id,
+        account_id,
+        timestamp as valid_from,
+        lead(timestamp) over (
+            partition by side, user_id
+            order by timestamp, message_id
         ) as valid_to
-    from since
-    join stg_identities as calls on calls.user_id = since.user_id
+    from calls
 ),
 
 resolved as (
@@ -70,12 +67,14 @@ resolved as (
         before_spans.account_id as before_account,
         after_spans.account_id as after_account
     from candidates
-    left join before_spans
-        on before_spans.user_id = candidates.user_id
+    left join spans as before_spans
+        on before_spans.side = 'before'
+        and before_spans.user_id = candidates.user_id
         and before_spans.valid_from <= candidates.at
         and (before_spans.valid_to is null or candidates.at < before_spans.valid_to)
-    left join after_spans
-        on after_spans.user_id = candidates.user_id
+    left join spans as after_spans
+        on after_spans.side = 'after'
+        and after_spans.user_id = candidates.user_id
         and after_spans.valid_from <= candidates.at
         and (after_spans.valid_to is null or candidates.at < after_spans.valid_to)
 )

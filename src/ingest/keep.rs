@@ -16,7 +16,7 @@
 //! are the last run's.
 
 use super::SourceReport;
-use super::staging::STAGING_MODELS;
+use super::staging::{STAGING_MODELS, StagingModel};
 use super::state::{StagedFigures, Staging};
 use crate::engine;
 use crate::error::Result;
@@ -104,25 +104,25 @@ pub async fn candidates(
 pub async fn keep(
     ctx: &SessionContext,
     warehouse: &Warehouse,
-    model: &str,
+    model: &StagingModel,
     kept: &BTreeMap<&'static str, StagedFigures>,
 ) -> Result<bool> {
-    let Some(keepable) = KEEPABLE.iter().find(|k| k.model == model) else {
+    let Some(keepable) = KEEPABLE.iter().find(|k| k.model == model.name) else {
         return Ok(false);
     };
     if !keepable.reads.iter().all(|r| kept.contains_key(r)) {
         return Ok(false);
     }
-    let location = warehouse.url_of(model);
+    let location = warehouse.url_of(model.name);
     if let Some((user, at)) = keepable.resolves_by {
-        if !warehouse.exists("stg_identities").await? {
-            return Ok(false);
-        }
         if !ctx.table_exist(BEFORE_IDENTITIES).unwrap_or(false) {
+            if !warehouse.exists("stg_identities").await? {
+                return Ok(false);
+            }
             let before = warehouse.url_of("stg_identities");
             engine::register_location(ctx, BEFORE_IDENTITIES, &before, None).await?;
         }
-        let table = format!("before_{model}");
+        let table = format!("before_{}", model.name);
         engine::register_location(ctx, &table, &location, None).await?;
         let vars = [("table", table.as_str()), ("user", user), ("at", at)];
         let df = engine::run_model(ctx, "kept_resolution", RESOLUTION_SQL, &vars).await?;
@@ -131,11 +131,7 @@ pub async fn keep(
             return Ok(false);
         }
     }
-    let partition = STAGING_MODELS
-        .iter()
-        .find(|m| m.name == model)
-        .and_then(|m| m.partition_by)
-        .map(|c| (c, DataType::Date32));
-    engine::register_location(ctx, model, &location, partition).await?;
+    let partition = model.partition_by.map(|c| (c, DataType::Date32));
+    engine::register_location(ctx, model.name, &location, partition).await?;
     Ok(true)
 }

@@ -733,7 +733,7 @@ async fn stage(
     } else {
         BTreeMap::new()
     };
-    let mut kept = BTreeMap::new();
+    let mut kept_tables = BTreeMap::new();
     for (name, schema, new, kept) in raw {
         if let Some(append) = appends.iter_mut().find(|a| a.raw == name) {
             append::register_raw(&ctx, warehouse, append, new, &schema, &touched_dir).await?;
@@ -758,9 +758,9 @@ async fn stage(
     let vars = [("reporting_currency", pipeline.reporting_currency.as_str())];
     for model in STAGING_MODELS {
         if let Some(figures) = keepable.get(model.name)
-            && keep::keep(&ctx, warehouse, model.name, &kept).await?
+            && keep::keep(&ctx, warehouse, model, &kept_tables).await?
         {
-            kept.insert(model.name, *figures);
+            kept_tables.insert(model.name, *figures);
             outcome.tables.push((model.name.to_string(), figures.rows));
             outcome.rewritten.insert(model.name.to_string(), Vec::new());
             continue;
@@ -808,7 +808,7 @@ async fn stage(
         tables: BTreeMap::new(),
     };
     for report in &mut outcome.sources {
-        let figures = account_for(&ctx, report, &outcome.tables, &appends, &kept).await?;
+        let figures = account_for(&ctx, report, &outcome.tables, &appends, &kept_tables).await?;
         staged.tables.extend(figures);
     }
     outcome.manifest.staging = Some(staged);
