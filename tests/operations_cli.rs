@@ -435,13 +435,25 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
     let (id, user, day) = (&staged[0][0], &staged[0][1], &staged[0][2]);
     let event_of = format!("select event from stg_events where message_id = '{id}'");
     let event = scalar(&wh, &event_of);
+    // A staged page view no handoff's account names: its partition holds orphans.
+    let orphan = query(
+        &wh,
+        "select message_id, anonymous_id, cast(event_date as varchar) from stg_pageviews \
+         where account_id is null and anonymous_id is not null order by message_id limit 1",
+    );
+    let (orphan_id, anonymous, orphan_day) = (&orphan[0][0], &orphan[0][1], &orphan[0][2]);
+    let orphans = "select orphans from data_quality where source = 'pageviews' \
+                   and run_id = (select max(run_id) from data_quality)";
+    let orphans_before: u64 = scalar(&wh, orphans).parse().unwrap();
+    assert!(orphans_before > 0, "the demo data has orphan page views");
     let track = |id: &str, ts: &str, event: &str| {
         format!(
             r#"{{"type":"track","messageId":"{id}","userId":"{user}","event":"{event}","timestamp":"{ts}"}}"#
         )
     };
     // A new event read twice, and a later read of a staged event (it loses: its file sorts
-    // after the staged one's); one page view.
+    // after the staged one's); a page view, a new orphan one, and a later read of a staged
+    // orphan (its partition is rewritten: its orphans are counted once).
     write(
         &data,
         "segment/events-2026-11.ndjson",
@@ -452,12 +464,20 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
         ]
         .join("\n"),
     );
+    let page = |id: &str, who: &str| {
+        format!(
+            r#"{{"type":"page","messageId":"{id}","timestamp":"2026-11-01T09:00:00Z",{who},"properties":{{"path":"/help/a","url":"https://help.example.com/help/a","title":"A"}}}}"#
+        )
+    };
     write(
         &data,
         "helpsite/pages-2026-11.ndjson",
-        format!(
-            r#"{{"type":"page","messageId":"page-app-1","timestamp":"2026-11-01T09:00:00Z","userId":"{user}","properties":{{"path":"/help/a","url":"https://help.example.com/help/a","title":"A"}}}}"#
-        ),
+        [
+            page("page-app-1", &format!(r#""userId":"{user}""#)),
+            page("page-orphan-1", r#""anonymousId":"anon-never-identified""#),
+            page(orphan_id, &format!(r#""anonymousId":"{anonymous}""#)),
+        ]
+        .join("\n"),
     );
     let out = cl(&wh, Some(&data), &["--log-format", "json", "ingest"]);
     ok(&out);
@@ -467,7 +487,7 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
     );
     assert_eq!(
         table_message(&out, "stg_pageviews").as_deref(),
-        Some("appended: 1 partitions rewritten, the others kept")
+        Some("appended: 2 partitions rewritten, the others kept")
     );
     assert_eq!(
         table_message(&out, "stg_tickets").as_deref(),
@@ -484,6 +504,21 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
         assert_staged_as_afresh(&wh, &data, dir.path(), &tables, what);
     };
     same_as_fresh("after a later file");
+    let orphans_after: u64 = scalar(&wh, orphans).parse().unwrap();
+    assert_eq!(
+        orphans_after,
+        orphans_before + 1,
+        "one new orphan page view"
+    );
+    assert_eq!(
+        scalar(
+            &wh,
+            &format!(
+                "select cast(event_date as varchar) from stg_pageviews where message_id = '{orphan_id}'"
+            )
+        ),
+        *orphan_day
+    );
     assert_eq!(scalar(&wh, &event_of), event);
     assert_eq!(
         scalar(

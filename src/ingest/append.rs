@@ -64,6 +64,16 @@ impl Append {
     pub fn rewritten_view(&self) -> Option<String> {
         (!self.dates.is_empty()).then(|| format!("{}_rewritten", self.model))
     }
+
+    /// The rows the rewritten partitions held before this run, as a parenthesized query
+    /// (after [`write`]).
+    pub fn replaced_rows(&self) -> String {
+        format!(
+            "(select * from previous_{} where {PARTITION} in ({}))",
+            self.model,
+            date_list(&self.dates)
+        )
+    }
 }
 
 /// The staged tables this run appends to rather than restages, given what the last run

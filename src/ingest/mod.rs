@@ -33,7 +33,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use indicatif::ProgressBar;
 use reader::{Item, Projection, SourceFile, read_records};
 use shape::{Rejection, Shaper, raw_tables};
-use staging::STAGING_MODELS;
+use staging::{Held, STAGING_MODELS};
 use state::{FileState, Manifest, Plan, SourceState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -767,15 +767,23 @@ async fn stage(
         }
         let df = engine::run_model(&ctx, model.name, model.sql, &vars).await?;
         if !model.published {
-            let table: Arc<dyn datafusion::catalog::TableProvider> = if model.in_memory {
-                let schema = Arc::new(df.schema().as_arrow().clone());
-                let batches = df
-                    .collect()
-                    .await
-                    .context(format!("model {}", model.name))?;
-                Arc::new(MemTable::try_new(schema, vec![batches]).context(model.name)?)
-            } else {
-                df.into_view()
+            let table: Arc<dyn datafusion::catalog::TableProvider> = match model.held {
+                Held::View => df.into_view(),
+                Held::Memory => {
+                    let schema = Arc::new(df.schema().as_arrow().clone());
+                    let batches = df
+                        .collect()
+                        .await
+                        .context(format!("model {}", model.name))?;
+                    Arc::new(MemTable::try_new(schema, vec![batches]).context(model.name)?)
+                }
+                Held::Scratch => {
+                    let dir = raw_dir.with_file_name("scratch").join(model.name);
+                    let order = engine::WriteOrder::AsItComes;
+                    engine::write_table(df, model.name, &dir, None, order).await?;
+                    engine::register_table(&ctx, model.name, &dir, None).await?;
+                    continue;
+                }
             };
             ctx.register_table(model.name, table)
                 .map_err(|e| Error::engine(format!("registering {}", model.name), e))?;
@@ -895,6 +903,17 @@ async fn earliest_change(ctx: &SessionContext, warehouse: &Warehouse) -> Result<
     Ok(reach)
 }
 
+/// Rows of `table` (a name or a parenthesized query) whose `account` no handoff names.
+async fn count_orphans(ctx: &SessionContext, table: &str, account: &str) -> Result<u64> {
+    // Not `not in`: that anti join holds the staged rows, the handoffs stream.
+    let sql = format!(
+        "select count(*) from (select distinct account_id from stg_handoffs) as h \
+         right join {table} as t on t.{account} = h.account_id \
+         where h.account_id is null"
+    );
+    engine::query_count(ctx, &sql).await
+}
+
 /// Fills loaded, duplicate, orphan and event-time figures of a source, and checks grain and
 /// that rows read = loaded + quarantined + duplicates. Returns each staged table's figures,
 /// for the manifest. A table this run appended to is checked in the partitions it rewrote
@@ -905,7 +924,7 @@ async fn account_for(
     report: &mut SourceReport,
     tables: &[(String, u64)],
     appends: &[append::Append],
-    kept: &BTreeMap<&str, state::StagedFigures>,
+    kept_tables: &BTreeMap<&str, state::StagedFigures>,
 ) -> Result<Vec<(String, state::StagedFigures)>> {
     let kind = report.kind.clone();
     let models = STAGING_MODELS
@@ -920,7 +939,7 @@ async fn account_for(
             .unwrap_or(0);
         report.rows_loaded += loaded;
         let appended = appends.iter().find(|a| a.model == model.name);
-        let kept = kept.get(model.name);
+        let kept = kept_tables.get(model.name);
         let key = model.grain.join(", ");
         let duplicates = match (appended, model.repeats, model.raw) {
             _ if let Some(figures) = kept => figures.duplicates,
@@ -970,18 +989,29 @@ async fn account_for(
                 model.name
             ),
         );
+        let mut orphans = None;
         if let Some(account) = model.account_column {
-            report.orphans += engine::query_count(
-                ctx,
-                // Not `not in`: that anti join holds the staged rows, the handoffs stream.
-                &format!(
-                    "select count(*) from (select distinct account_id from stg_handoffs) as h \
-                     right join {t} as t on t.{account} = h.account_id \
-                     where h.account_id is null",
-                    t = model.name
-                ),
-            )
-            .await?;
+            // While the handoffs stand, rows the run kept keep their orphan count.
+            let handoffs_kept = kept_tables.contains_key("stg_handoffs");
+            let count = match (kept, appended) {
+                (Some(figures), _) if handoffs_kept && figures.orphans.is_some() => {
+                    figures.orphans.unwrap_or_default()
+                }
+                (None, Some(a)) if handoffs_kept && a.previous.orphans.is_some() => {
+                    let before = a.previous.orphans.unwrap_or_default();
+                    let (replaced, restaged) = match a.rewritten_view() {
+                        Some(rewritten) => (
+                            count_orphans(ctx, &a.replaced_rows(), account).await?,
+                            count_orphans(ctx, &rewritten, account).await?,
+                        ),
+                        None => (0, 0),
+                    };
+                    (before + restaged).saturating_sub(replaced)
+                }
+                _ => count_orphans(ctx, model.name, account).await?,
+            };
+            report.orphans += count;
+            orphans = Some(count);
         }
         let mut max_event_time = None;
         if let Some(column) = model.event_time {
@@ -1016,6 +1046,7 @@ async fn account_for(
                 rows: loaded,
                 duplicates,
                 max_event_time,
+                orphans,
             },
         ));
     }

@@ -23,9 +23,21 @@ pub struct StagingModel {
     pub event_time: Option<&'static str>,
     /// Helper views are registered for later models but not written.
     pub published: bool,
-    /// A small helper, collected into memory: joins then know its size and build their hash
-    /// table on it rather than on the big side.
-    pub in_memory: bool,
+    /// How a helper is registered for the models after it.
+    pub held: Held,
+}
+
+/// How a helper (an unpublished model) is held for the models that read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// As a view: computed again by each model that reads it.
+    View,
+    /// Collected into memory: a small helper whose size joins then know, so they build
+    /// their hash table on it rather than on the big side.
+    Memory,
+    /// Written once to the run's scratch folder: a helper several models read that is too
+    /// costly to compute for each and too big to hold in memory at every scale.
+    Scratch,
 }
 
 macro_rules! model_sql {
@@ -46,7 +58,7 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         account_column: None,
         event_time: Some("date"),
         published: true,
-        in_memory: false,
+        held: Held::View,
     },
     StagingModel {
         name: "stg_handoffs",
@@ -59,7 +71,7 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         account_column: None,
         event_time: Some("updated_at"),
         published: true,
-        in_memory: false,
+        held: Held::View,
     },
     StagingModel {
         name: "stg_identities",
@@ -72,7 +84,7 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         account_column: None,
         event_time: Some("timestamp"),
         published: true,
-        in_memory: false,
+        held: Held::View,
     },
     StagingModel {
         name: "identity_spans",
@@ -85,7 +97,7 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         account_column: None,
         event_time: None,
         published: false,
-        in_memory: false,
+        held: Held::Scratch,
     },
     StagingModel {
         name: "stg_users",
@@ -98,7 +110,7 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         account_column: None,
         event_time: Some("identified_at"),
         published: true,
-        in_memory: false,
+        held: Held::View,
     },
     StagingModel {
         name: "repeated_events",
@@ -111,7 +123,7 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         account_column: None,
         event_time: None,
         published: false,
-        in_memory: true,
+        held: Held::Memory,
     },
     StagingModel {
         name: "stg_events",
@@ -124,7 +136,7 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         account_column: Some("account_id"),
         event_time: Some("timestamp"),
         published: true,
-        in_memory: false,
+        held: Held::View,
     },
     StagingModel {
         name: "stg_tickets",
@@ -137,7 +149,7 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         account_column: Some("account_id"),
         event_time: Some("updated_at"),
         published: true,
-        in_memory: false,
+        held: Held::View,
     },
     StagingModel {
         name: "repeated_pageviews",
@@ -150,7 +162,7 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         account_column: None,
         event_time: None,
         published: false,
-        in_memory: true,
+        held: Held::Memory,
     },
     StagingModel {
         name: "stg_pageviews",
@@ -163,7 +175,7 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         account_column: Some("account_id"),
         event_time: Some("timestamp"),
         published: true,
-        in_memory: false,
+        held: Held::View,
     },
     StagingModel {
         name: "stg_nps",
@@ -176,6 +188,6 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         account_column: Some("account_id"),
         event_time: Some("responded_at"),
         published: true,
-        in_memory: false,
+        held: Held::View,
     },
 ];

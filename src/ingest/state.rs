@@ -47,6 +47,9 @@ pub struct StagedFigures {
     pub duplicates: u64,
     /// Microseconds since the epoch, UTC.
     pub max_event_time: Option<i64>,
+    /// Rows whose account no handoff names; absent in manifests written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphans: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
