@@ -11,6 +11,7 @@
 //! restaging everything gives; its `data_quality` figures are the manifest's figures of the
 //! last run, brought forward.
 
+use super::shape::ID_HASH;
 use super::state::{self, StagedFigures, Staging};
 use crate::engine::{self, WriteOrder};
 use crate::error::{EngineContext, Result};
@@ -148,20 +149,21 @@ pub async fn register_raw(
         .context(step.clone())?;
     ctx.register_table(format!("kept_raw_{raw}"), kept.into_view())
         .context(step.clone())?;
-    // The new ids are the build side; the kept rows stream past them, three columns read.
-    let reads = engine::query(
+    // The new ids' hashes are the build side; the kept rows stream past them, their hashes
+    // read, and their lineage only where a hash matches (see `ID_HASH`).
+    let candidates = engine::query(
         ctx,
         &format!(
             "select kept._file, kept._line \
-             from (select distinct message_id from new_raw_{raw}) as new_ids \
-             join kept_raw_{raw} as kept on kept.message_id = new_ids.message_id"
+             from (select distinct {ID_HASH} from new_raw_{raw}) as new_ids \
+             join kept_raw_{raw} as kept on kept.{ID_HASH} = new_ids.{ID_HASH}"
         ),
     )
     .await?;
-    append.kept_reads = reads.iter().map(|b| b.num_rows() as u64).sum();
+    append.kept_reads = 0;
     let mut rows = new;
-    if append.kept_reads > 0 {
-        let files: BTreeSet<String> = engine::string_rows(&reads)
+    if candidates.iter().any(|b| b.num_rows() > 0) {
+        let files: BTreeSet<String> = engine::string_rows(&candidates)
             .into_iter()
             .map(|row| row[0].clone())
             .collect();
@@ -175,25 +177,31 @@ pub async fn register_raw(
             .context(step.clone())?;
         ctx.register_table(format!("touched_files_{raw}"), touched.into_view())
             .context(step.clone())?;
-        let reads = MemTable::try_new(reads[0].schema(), vec![reads]).context(step.clone())?;
-        ctx.register_table(format!("touched_reads_{raw}"), Arc::new(reads))
+        let schema = candidates[0].schema();
+        let candidates = MemTable::try_new(schema, vec![candidates]).context(step.clone())?;
+        ctx.register_table(format!("touched_reads_{raw}"), Arc::new(candidates))
             .context(step.clone())?;
+        // A hash shared by two ids brings a read of another id: the ids decide.
         let touched = ctx
             .sql(&format!(
                 "select files.* from touched_reads_{raw} as reads \
                  join touched_files_{raw} as files \
-                 on files._file = reads._file and files._line = reads._line"
+                 on files._file = reads._file and files._line = reads._line \
+                 where files.message_id in (select message_id from new_raw_{raw})"
             ))
             .await
             .context(step.clone())?;
         let dir = touched_dir.join(raw);
         let name = format!("touched_{raw}");
-        engine::write_table(touched, &name, &dir, None, WriteOrder::AsItComes).await?;
-        let touched = ctx
-            .read_parquet(format!("{}/", dir.display()), options())
-            .await
-            .context(step.clone())?;
-        rows = rows.union(touched).context(step.clone())?;
+        append.kept_reads =
+            engine::write_table(touched, &name, &dir, None, WriteOrder::AsItComes).await?;
+        if append.kept_reads > 0 {
+            let touched = ctx
+                .read_parquet(format!("{}/", dir.display()), options())
+                .await
+                .context(step.clone())?;
+            rows = rows.union(touched).context(step.clone())?;
+        }
     }
     let files = format!("raw_{raw}_files");
     ctx.register_table(&files, rows.into_view())

@@ -93,6 +93,7 @@ pub fn raw_tables(kind: SourceKind) -> Vec<RawTable> {
                 ("url", Text),
                 ("title", Text),
                 ("referrer", Text),
+                (ID_HASH, Long),
             ]),
         }],
         SourceKind::Events => vec![
@@ -107,6 +108,7 @@ pub fn raw_tables(kind: SourceKind) -> Vec<RawTable> {
                     ("account_id", Text),
                     ("event", Text),
                     ("properties", Text),
+                    (ID_HASH, Long),
                 ]),
             },
             RawTable {
@@ -140,6 +142,20 @@ pub fn raw_tables(kind: SourceKind) -> Vec<RawTable> {
             name: "fx_rates",
             columns: contract(kind, &[]),
         }],
+    }
+}
+
+/// The last column of the raw tables ingest appends to (events, page views): a 64-bit hash
+/// of `message_id`. A daily run looks for the new ids among every kept raw row; comparing
+/// eight bytes a row, then the ids of the few rows whose hash matches, reads a fraction of
+/// what comparing every id would.
+pub const ID_HASH: &str = "_id_hash";
+
+/// xxHash3-64 of a message id, as a signed long (Parquet has no unsigned 64-bit type).
+fn id_hash(message_id: &Value) -> Value {
+    match message_id.as_text() {
+        Some(id) => Value::Long(twox_hash::XxHash3_64::oneshot(id.as_bytes()) as i64),
+        None => Value::Null,
     }
 }
 
@@ -256,6 +272,7 @@ impl Shaper {
 
     fn pageview(&self, mut record: Record) -> Vec<Value> {
         let timestamp = record.get("timestamp").clone();
+        let id_hash = id_hash(record.get("message_id"));
         vec![
             record.take("message_id"),
             timestamp.clone(),
@@ -267,6 +284,7 @@ impl Shaper {
             record.take("url"),
             record.take("title"),
             record.take("referrer"),
+            id_hash,
         ]
     }
 
@@ -280,6 +298,7 @@ impl Shaper {
         match call {
             "track" => {
                 record.require("event", "a track call needs `event`")?;
+                let id_hash = id_hash(record.get("message_id"));
                 Ok((
                     0,
                     vec![
@@ -291,6 +310,7 @@ impl Shaper {
                         record.take("account_id"),
                         record.take("event"),
                         record.take("properties"),
+                        id_hash,
                     ],
                 ))
             }

@@ -92,12 +92,16 @@ impl Manifest {
     }
 }
 
+/// The layout of the raw files: raised whenever their columns change, so that raw files of
+/// an earlier layout are read again rather than misread.
+const RAW_LAYOUT: u32 = 2;
+
 /// Everything that decides how a source's files become raw rows: its definition in the
-/// pipeline file, the timezone, and churnlake's version.
+/// pipeline file, the timezone, churnlake's version and the raw files' layout.
 pub fn fingerprint(source: &Source, pipeline: &Pipeline) -> String {
     let mut hasher = XxHash3_64::default();
     let definition = format!(
-        "{}|{:?}|{}|{:?}|{}",
+        "{}|{RAW_LAYOUT}|{:?}|{}|{:?}|{}",
         env!("CARGO_PKG_VERSION"),
         source.kind,
         pipeline.timezone,
