@@ -6,7 +6,7 @@
 use crate::error::{EngineContext, Error, Result};
 use crate::ingest::batch::writer_properties;
 use crate::ingest::convert::{MONEY_SCALE, RATE_SCALE, divide_rounded};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -54,6 +54,7 @@ pub fn bounded_session(memory_limit: usize, spill_dir: &Path) -> Result<SessionC
 
 fn with_functions(ctx: SessionContext) -> SessionContext {
     ctx.register_udf(fx_convert_udf());
+    ctx.register_udf(id_hash_udf());
     ctx.register_udaf(crate::marts::key_windows::key_window_changes_udaf());
     ctx
 }
@@ -90,6 +91,26 @@ fn fx_convert_udf() -> datafusion::logical_expr::ScalarUDF {
                 .collect::<Result<_, DataFusionError>>()?;
             let converted = converted.with_data_type(DataType::Decimal128(38, MONEY_SCALE as i8));
             Ok(ColumnarValue::Array(Arc::new(converted) as ArrayRef))
+        }),
+    )
+}
+
+/// `id_hash(id text)`: the id's 64-bit hash, as the raw files' `_id_hash` holds it (see
+/// [`crate::ingest::shape::ID_HASH`]).
+fn id_hash_udf() -> datafusion::logical_expr::ScalarUDF {
+    create_udf(
+        "id_hash",
+        vec![DataType::Utf8],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let ids = arrays[0].as_string::<i32>();
+            let hashes: Int64Array = ids
+                .iter()
+                .map(|id| id.map(crate::ingest::shape::hash_id))
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(hashes) as ArrayRef))
         }),
     )
 }

@@ -6,13 +6,24 @@ with source as (
     select * from raw_pageviews
 ),
 
+-- Ids are grouped by their 64-bit hash (_id_hash) first: eight bytes a row instead of the
+-- id. A hash read more than once is a repeated id's, or two ids' that share it.
+repeated_hashes as (
+    select _id_hash
+    from source
+    group by _id_hash
+    having count(*) > 1
+),
+
+-- The few hashes are the hash join's build side; the ids decide.
 final as (
     select
-        message_id,
-        min(cast(_file_ord as bigint) * 4294967296 + _line) as first_read,
+        source.message_id,
+        min(cast(source._file_ord as bigint) * 4294967296 + source._line) as first_read,
         count(*) - 1 as later_reads
-    from source
-    group by message_id
+    from repeated_hashes
+    join source on source._id_hash = repeated_hashes._id_hash
+    group by source.message_id
     having count(*) > 1
 )
 

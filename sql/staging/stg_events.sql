@@ -29,8 +29,8 @@ final as (
     -- stream past them, never held.
     from identity_spans
     right join first_read
-        on first_read.account_id is null
-        and identity_spans.user_id = first_read.user_id
+        -- A row with an account looks up none: its null key matches no span.
+        on identity_spans.user_id = case when first_read.account_id is null then first_read.user_id end
         and identity_spans.valid_from <= first_read.timestamp
         and (identity_spans.valid_to is null or first_read.timestamp < identity_spans.valid_to)
 )

@@ -682,13 +682,21 @@ async fn stage(
     let ctx = engine::bounded_session(pipeline.memory_limit, &spill_dir)?;
     // A hash join holds its left side whole, and DataFusion's join does not spill. The
     // staging models put the small side (files, repeated ids, identity spans) on the left;
-    // the planner must not swap the raw rows in on an estimate of their size.
-    ctx.sql("set datafusion.optimizer.join_reordering = false")
-        .await
-        .context("staging session")?
-        .collect()
-        .await
-        .context("staging session")?;
+    // the planner must not swap the raw rows in on an estimate of their size. That side,
+    // up to a few hundred MB, is built once and shared by every thread ("collect left"),
+    // where a partitioned join would first shuffle every raw row between the threads.
+    for setting in [
+        "datafusion.optimizer.join_reordering = false",
+        "datafusion.optimizer.hash_join_single_partition_threshold = 536870912",
+        "datafusion.optimizer.hash_join_single_partition_threshold_rows = 20000000",
+    ] {
+        ctx.sql(&format!("set {setting}"))
+            .await
+            .context("staging session")?
+            .collect()
+            .await
+            .context("staging session")?;
+    }
     warehouse.register_with(&ctx);
     let keeps_files = outcome.sources.iter().any(|s| s.files_read < s.files);
     let mut raw = Vec::new();
@@ -903,6 +911,23 @@ async fn earliest_change(ctx: &SessionContext, warehouse: &Warehouse) -> Result<
     Ok(reach)
 }
 
+/// SQL counting the keys `table` holds more than once. Message ids are grouped by their
+/// hash first (see `shape::ID_HASH`): the few hashes seen twice are the hash join's build
+/// side, and their ids decide.
+fn repeated_keys_sql(table: &str, grain: &[&str]) -> String {
+    if grain == ["message_id"] {
+        return format!(
+            "select count(*) from (select t.message_id from \
+             (select h from (select id_hash(message_id) as h from {table}) \
+              group by h having count(*) > 1) as c \
+             join {table} as t on id_hash(t.message_id) = c.h \
+             group by t.message_id having count(*) > 1)"
+        );
+    }
+    let key = grain.join(", ");
+    format!("select count(*) from (select {key} from {table} group by {key} having count(*) > 1)")
+}
+
 /// Rows of `table` (a name or a parenthesized query) whose `account` no handoff names.
 async fn count_orphans(ctx: &SessionContext, table: &str, account: &str) -> Result<u64> {
     // Not `not in`: that anti join holds the staged rows, the handoffs stream.
@@ -970,15 +995,7 @@ async fn account_for(
             ),
         };
         let repeated = match &checked {
-            Some(table) => {
-                engine::query_count(
-                    ctx,
-                    &format!(
-                        "select count(*) from (select {key} from {table} group by {key} having count(*) > 1)"
-                    ),
-                )
-                .await?
-            }
+            Some(table) => engine::query_count(ctx, &repeated_keys_sql(table, model.grain)).await?,
             None => 0,
         };
         report.check(
@@ -1140,4 +1157,36 @@ pub async fn register_raw_views(ctx: &SessionContext, file_ids: &[String]) -> Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn repeated_keys_are_counted_by_hash_then_by_id_and_by_plain_grouping() {
+        let ctx = engine::session();
+        let ids = "select * from (values ('a', 1), ('b', 1), ('b', 2), ('c', 1), ('c', 1), \
+                   ('c', 1), ('d', 1)) as v(message_id, day)";
+        ctx.register_table("ids", ctx.sql(ids).await.unwrap().into_view())
+            .unwrap();
+        let count = |sql: String| {
+            let ctx = ctx.clone();
+            async move { engine::query_count(&ctx, &sql).await.unwrap() }
+        };
+        assert_eq!(count(repeated_keys_sql("ids", &["message_id"])).await, 2);
+        assert_eq!(
+            count(repeated_keys_sql("ids", &["message_id", "day"])).await,
+            1
+        );
+        let unique = "(select distinct message_id from ids)";
+        assert_eq!(count(repeated_keys_sql(unique, &["message_id"])).await, 0);
+        // SQL's id_hash is the raw files' _id_hash.
+        let hash = engine::string_rows(
+            &engine::query(&ctx, "select id_hash('b') as h")
+                .await
+                .unwrap(),
+        );
+        assert_eq!(hash[0][0], shape::hash_id("b").to_string());
+    }
 }

@@ -151,10 +151,15 @@ pub fn raw_tables(kind: SourceKind) -> Vec<RawTable> {
 /// what comparing every id would.
 pub const ID_HASH: &str = "_id_hash";
 
-/// xxHash3-64 of a message id, as a signed long (Parquet has no unsigned 64-bit type).
+/// xxHash3-64 of an id, as a signed long (Parquet has no unsigned 64-bit type); SQL has it
+/// as `id_hash(text)`.
+pub fn hash_id(id: &str) -> i64 {
+    twox_hash::XxHash3_64::oneshot(id.as_bytes()) as i64
+}
+
 fn id_hash(message_id: &Value) -> Value {
     match message_id.as_text() {
-        Some(id) => Value::Long(twox_hash::XxHash3_64::oneshot(id.as_bytes()) as i64),
+        Some(id) => Value::Long(hash_id(id)),
         None => Value::Null,
     }
 }
