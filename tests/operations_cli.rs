@@ -973,3 +973,34 @@ fn json_logs_and_run_results_describe_the_run() {
     assert_eq!(results["status"], "skipped");
     assert_eq!(results["exit_code"], 99);
 }
+
+#[test]
+fn staging_sql_of_another_build_restages_every_table_though_no_file_is_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixtures_copy(dir.path());
+    let wh = dir.path().join("wh");
+    ok(&cl(&wh, Some(&data), &["ingest"]));
+    let manifest_path = wh.join("_state/manifest.json");
+    let manifest = |path: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let mut stale = manifest(&manifest_path);
+    let current = stale["staging"]["fingerprint"].clone();
+    // As a churnlake with other staging SQL would have left it.
+    stale["staging"]["fingerprint"] = "0000000000000000".into();
+    std::fs::write(&manifest_path, serde_json::to_vec(&stale).unwrap()).unwrap();
+    let before = file_stamps(&wh.join("stg_tickets"));
+
+    let out = cl(&wh, Some(&data), &["--log-format", "json", "ingest"]);
+    ok(&out);
+    assert_ne!(
+        table_message(&out, "stg_tickets").as_deref(),
+        Some("kept as the last run staged it")
+    );
+    let restaged = file_stamps(&wh.join("stg_tickets"));
+    assert_ne!(restaged, before, "stg_tickets restaged");
+    assert_eq!(manifest(&manifest_path)["staging"]["fingerprint"], current);
+    // Then nothing is new again: nothing is restaged.
+    ok(&cl(&wh, Some(&data), &["ingest"]));
+    assert_eq!(file_stamps(&wh.join("stg_tickets")), restaged);
+}

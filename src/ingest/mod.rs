@@ -285,10 +285,15 @@ pub async fn ingest(
     let raw_dir = work.join("state").join("raw");
     let mut first_error = None;
     let mut files_ordered = Vec::new();
-    let mut changed = false;
-    // Whether a file changed or went, or a source is new or redefined: then any date's
-    // inputs may have changed, not only those the new rows reach.
-    let mut rewritten = full_refresh;
+    // Staging SQL of another churnlake build restages every table, even with no file new.
+    let staging_changed = previous
+        .staging
+        .as_ref()
+        .is_some_and(|s| s.fingerprint != state::staging_fingerprint(pipeline));
+    let mut changed = staging_changed;
+    // Whether a file changed or went, a source is new or redefined, or the staging SQL
+    // changed: then any date's inputs may have changed, not only those the new rows reach.
+    let mut rewritten = full_refresh || staging_changed;
     for source in &pipeline.sources {
         let mut report = SourceReport {
             source: source.name.clone(),
