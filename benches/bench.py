@@ -112,10 +112,15 @@ class Scale:
         os.makedirs(self.dir, exist_ok=True)
 
     def churnlake(self, data, warehouse, *command):
+        """A churnlake command; its JSON events (each table's seconds and peak RSS in
+        `table_written`) go to bench.log."""
+        return [*self.churnlake_base(data, warehouse), "--log-format", "json", *command]
+
+    def churnlake_base(self, data, warehouse):
         return [
             self.args.bin, "--pipeline", os.path.join(ROOT, "pipelines", "default.toml"),
             "--data-root", data, "--warehouse", warehouse,
-            "--memory-limit", self.args.memory_limit, *command,
+            "--memory-limit", self.args.memory_limit,
         ]
 
     def generate(self, days, label):
@@ -162,9 +167,13 @@ class Scale:
         view = os.path.join(self.dir, "view-730d")
         link_tree(data, view, [last])
         warehouse = os.path.join(self.dir, "warehouse")
+        if args.daily_only:
+            link_files(data, view, last)
+            results["daily_730"] = self.daily(view, warehouse, last)
+            return self.short_history(results, last, before)
         shutil.rmtree(warehouse, ignore_errors=True)
         results["ingest"] = measure(self.churnlake(view, warehouse, "ingest"), self.log)
-        results["ingest_bytes"] = decoded_bytes(self.churnlake(view, warehouse)[:-2])
+        results["ingest_bytes"] = decoded_bytes(self.churnlake_base(view, warehouse))
 
         duck = os.path.join(self.dir, "duckdb")
         shutil.rmtree(duck, ignore_errors=True)
@@ -185,20 +194,39 @@ class Scale:
             )
 
         link_files(data, view, last)
-        results["daily_730"] = measure(
-            self.churnlake(view, warehouse, "run", "--as-of", last), self.log)
+        results["daily_730"] = self.daily(view, warehouse, last)
+        return self.short_history(results, last, before)
 
+    def short_history(self, results, last, before):
+        """The daily run on a 91-day dataset of the same accounts (90 days of history)."""
+        args = self.args
         if not args.no_short_history:
             short = self.generate(SHORT_HISTORY_DAYS, "91d")
             short_view = os.path.join(self.dir, "view-91d")
             link_tree(short, short_view, [last])
             short_warehouse = os.path.join(self.dir, "warehouse-91d")
-            shutil.rmtree(short_warehouse, ignore_errors=True)
-            measure(self.churnlake(short_view, short_warehouse, "run", "--as-of", before), self.log)
+            if not args.daily_only:
+                shutil.rmtree(short_warehouse, ignore_errors=True)
+                measure(self.churnlake(short_view, short_warehouse, "run", "--as-of", before),
+                        self.log)
             link_files(short, short_view, last)
-            results["daily_90"] = measure(
-                self.churnlake(short_view, short_warehouse, "run", "--as-of", last), self.log)
+            results["daily_90"] = self.daily(short_view, short_warehouse, last)
         return results
+
+    def daily(self, view, warehouse, last):
+        """The daily run of `last` on `warehouse`. The warehouse as it stood before is kept as
+        WAREHOUSE-before-last-day (hard links: churnlake replaces files, never rewrites one),
+        and --daily-only starts from that copy again."""
+        before = warehouse + "-before-last-day"
+        if self.args.daily_only:
+            if not os.path.isdir(before):
+                raise SystemExit(f"--daily-only: no {before}; run the whole benchmark once")
+            shutil.rmtree(warehouse, ignore_errors=True)
+            subprocess.run(["cp", "-al", before, warehouse], check=True)
+        else:
+            shutil.rmtree(before, ignore_errors=True)
+            subprocess.run(["cp", "-al", warehouse, before], check=True)
+        return measure(self.churnlake(view, warehouse, "run", "--as-of", last), self.log)
 
 
 def gib(n):
@@ -241,33 +269,42 @@ def report(all_results, args):
         "|---|---|---|---|---|---|---|",
     ]
     for r in all_results:
-        ingest_rate = r["ingest_bytes"] / r["ingest"].seconds / 1e6
-        duck_rate = r["ingest_bytes"] / r["duck_ingest"].seconds / 1e6
-        lines.append(
-            f"| {r['scale']} | ingest ({r['ingest_bytes'] / 1e9:.2f} GB decoded) | "
-            f"{secs(r['ingest'])} ({ingest_rate:.0f} MB/s) | {gib(r['ingest'].rss)} | "
-            f"{secs(r['duck_ingest'])} ({duck_rate:.0f} MB/s){r['duck_ingest'].note} | "
-            f"{gib(r['duck_ingest'].rss)} | "
-            f"{ratio(r['ingest'], r['duck_ingest'])} |")
-        lines.append(
-            f"| {r['scale']} | build, every table, one as_of | {secs(r['build'])} | "
-            f"{gib(r['build'].rss)} | {secs(r['duck_build'])}{r['duck_build'].note} | "
-            f"{gib(r['duck_build'].rss)} | "
-            f"{ratio(r['build'], r['duck_build'])} |")
-        if "backfill" in r:
-            lines.append(
-                f"| {r['scale']} | backfill, 730 daily dates | {secs(r['backfill'])} | "
-                f"{gib(r['backfill'].rss)} | | | {ratio(r['backfill'], r['build'])} of one build |")
-        for key, label in [("daily_90", "daily run after 90 days"),
-                           ("daily_730", "daily run after 730 days")]:
-            if key in r:
-                lines.append(f"| {r['scale']} | {label} | {secs(r[key])} | {gib(r[key].rss)} "
-                             f"| | | |")
+        if "ingest" in r:  # not with --daily-only
+            ingest_rows(lines, r)
+        daily_rows(lines, r)
     lines.append("")
     lines.append("Datasets (`churnlake generate --scale …`):")
     for r in all_results:
         lines.append(f"- {r['scale']}: {r['generated']}")
     return "\n".join(lines)
+
+
+def ingest_rows(lines, r):
+    ingest_rate = r["ingest_bytes"] / r["ingest"].seconds / 1e6
+    duck_rate = r["ingest_bytes"] / r["duck_ingest"].seconds / 1e6
+    lines.append(
+        f"| {r['scale']} | ingest ({r['ingest_bytes'] / 1e9:.2f} GB decoded) | "
+        f"{secs(r['ingest'])} ({ingest_rate:.0f} MB/s) | {gib(r['ingest'].rss)} | "
+        f"{secs(r['duck_ingest'])} ({duck_rate:.0f} MB/s){r['duck_ingest'].note} | "
+        f"{gib(r['duck_ingest'].rss)} | "
+        f"{ratio(r['ingest'], r['duck_ingest'])} |")
+    lines.append(
+        f"| {r['scale']} | build, every table, one as_of | {secs(r['build'])} | "
+        f"{gib(r['build'].rss)} | {secs(r['duck_build'])}{r['duck_build'].note} | "
+        f"{gib(r['duck_build'].rss)} | "
+        f"{ratio(r['build'], r['duck_build'])} |")
+    if "backfill" in r:
+        lines.append(
+            f"| {r['scale']} | backfill, 730 daily dates | {secs(r['backfill'])} | "
+            f"{gib(r['backfill'].rss)} | | | {ratio(r['backfill'], r['build'])} of one build |")
+
+
+def daily_rows(lines, r):
+    for key, label in [("daily_90", "daily run after 90 days"),
+                       ("daily_730", "daily run after 730 days")]:
+        if key in r:
+            lines.append(f"| {r['scale']} | {label} | {secs(r[key])} | {gib(r[key].rss)} "
+                         f"| | | |")
 
 
 def main():
@@ -281,6 +318,9 @@ def main():
                         help="DuckDB's limit for a second try when it runs out at the first")
     parser.add_argument("--no-backfill", action="store_true")
     parser.add_argument("--no-short-history", action="store_true")
+    parser.add_argument("--daily-only", action="store_true",
+                        help="only the daily runs again, each from the copy of its warehouse "
+                             "an earlier whole run kept")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     results = []
