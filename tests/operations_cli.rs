@@ -451,9 +451,25 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
             r#"{{"type":"track","messageId":"{id}","userId":"{user}","event":"{event}","timestamp":"{ts}"}}"#
         )
     };
+    let identify = |id: &str, who: &str, ts: &str, name: &str| {
+        format!(
+            r#"{{"type":"identify","messageId":"{id}","userId":"{who}","timestamp":"{ts}","traits":{{"name":"{name}"}}}}"#
+        )
+    };
+    let group = |id: &str, who: &str, ts: &str| {
+        format!(
+            r#"{{"type":"group","messageId":"{id}","userId":"{who}","groupId":"acc_0001","timestamp":"{ts}"}}"#
+        )
+    };
+    let staged_call = scalar(
+        &wh,
+        "select message_id from stg_identities order by message_id limit 1",
+    );
     // A new event read twice, and a later read of a staged event (it loses: its file sorts
-    // after the staged one's); a page view, a new orphan one, and a later read of a staged
-    // orphan (its partition is rewritten: its orphans are counted once).
+    // after the staged one's); a staged user identified again and a new one, with a group
+    // call, and a later read of a staged group call (it loses); a page view, a new orphan
+    // one, and a later read of a staged orphan (its partition is rewritten: its orphans are
+    // counted once).
     write(
         &data,
         "segment/events-2026-11.ndjson",
@@ -461,6 +477,15 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
             track("app-1", "2026-11-01T10:00:00Z", "Report Exported"),
             track(id, "2026-11-01T11:00:00Z", "Retried"),
             track("app-1", "2026-11-01T12:00:00Z", "Again"),
+            identify("identify-app-1", user, "2026-11-01T08:00:00Z", "Renamed"),
+            identify(
+                "identify-app-2",
+                "user-app-2",
+                "2026-11-01T08:00:00Z",
+                "Newcomer",
+            ),
+            group("group-app-2", "user-app-2", "2026-11-01T08:00:01Z"),
+            group(&staged_call, "user-app-2", "2026-11-01T08:00:02Z"),
         ]
         .join("\n"),
     );
@@ -493,6 +518,14 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
         table_message(&out, "stg_tickets").as_deref(),
         Some("kept as the last run staged it")
     );
+    assert_eq!(
+        table_message(&out, "stg_identities").as_deref(),
+        Some("updated: 2 message_ids restaged, the other rows carried over")
+    );
+    assert_eq!(
+        table_message(&out, "stg_users").as_deref(),
+        Some("updated: 2 user_ids restaged, the other rows carried over")
+    );
 
     // The staged tables and their figures are those of staging every file afresh.
     let same_as_fresh = |what: &str| {
@@ -500,6 +533,7 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
             ("stg_events", "message_id"),
             ("stg_pageviews", "message_id"),
             ("stg_identities", "message_id"),
+            ("stg_users", "user_id"),
         ];
         assert_staged_as_afresh(&wh, &data, dir.path(), &tables, what);
     };
@@ -520,6 +554,8 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
         *orphan_day
     );
     assert_eq!(scalar(&wh, &event_of), event);
+    let name_of = format!("select name from stg_users where user_id = '{user}'");
+    assert_eq!(scalar(&wh, &name_of), "Renamed");
     assert_eq!(
         scalar(
             &wh,
@@ -559,13 +595,24 @@ fn new_files_append_to_the_staged_events_rewriting_only_the_partitions_their_ids
 
     // A file that sorts first holds an earlier read of a staged event, on another day: that
     // read wins now, and the event moves to its day's partition.
+    // Its identify call, later than the last one though read first, names the user now.
     write(
         &data,
         "segment/events-2026-01.ndjson",
-        track(id, "2026-05-31T08:00:00Z", "Earlier read"),
+        [
+            track(id, "2026-05-31T08:00:00Z", "Earlier read"),
+            identify(
+                "identify-app-3",
+                user,
+                "2026-11-02T08:00:00Z",
+                "Renamed again",
+            ),
+        ]
+        .join("\n"),
     );
     let out = cl(&wh, Some(&data), &["--log-format", "json", "ingest"]);
     ok(&out);
+    assert_eq!(scalar(&wh, &name_of), "Renamed again");
     // The new read's day, and those of the two kept reads.
     assert_eq!(
         table_message(&out, "stg_events").as_deref(),

@@ -58,9 +58,14 @@ fn book() -> tempfile::TempDir {
 
 /// The book ingested and built as of 2026-06-30 with `pipeline`, in a fresh directory.
 fn built(pipeline: &str) -> tempfile::TempDir {
+    built_from(pipeline, HANDOFFS)
+}
+
+/// `handoffs` ingested and built as of 2026-06-30 with `pipeline`, in a fresh directory.
+fn built_from(pipeline: &str, handoffs: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "pipeline.toml", pipeline);
-    write(dir.path(), "data/handoffs.csv", HANDOFFS);
+    write(dir.path(), "data/handoffs.csv", handoffs);
     write(
         dir.path(),
         "data/fx.csv",
@@ -371,6 +376,47 @@ fn segments_add_up_to_all_and_the_equation_holds_everywhere() {
             vec!["startup", "100.000000", "1"],
         ]
     );
+}
+
+#[test]
+fn a_months_segment_is_that_of_the_latest_line_starting_before_its_end() {
+    let dir = built_from(
+        PIPELINE,
+        "\
+deal_id,account_id,segment,start_date,end_date,mrr,arr,currency
+b1,b,smb,2025-12-01,,100,,USD
+b2,b,mid,2026-03-01,,50,,USD
+b3-a,b,aaa,2026-04-10,,10,,USD
+b3-b,b,ent,2026-04-10,,10,,USD
+c1,c,startup,2026-02-01,,20,,USD
+c2,c,growth,2026-02-01,,20,,USD
+",
+    );
+    let rows = query(
+        &wh(dir.path()),
+        "select account_id, cast(month as varchar), segment from mrr_monthly order by 1, 2",
+    );
+    let expected = [
+        // b2 starts on Mar 1, the end of February, not before it: February is still smb.
+        ("b", "2025-12-01", "smb"),
+        ("b", "2026-01-01", "smb"),
+        ("b", "2026-02-01", "smb"),
+        ("b", "2026-03-01", "mid"),
+        // Two lines on one day, neither closed: the greater deal_id.
+        ("b", "2026-04-01", "ent"),
+        ("b", "2026-05-01", "ent"),
+        // c's lines both start on Feb 1, the end of January (new at E): theirs, c2's.
+        ("c", "2026-01-01", "growth"),
+        ("c", "2026-02-01", "growth"),
+        ("c", "2026-03-01", "growth"),
+        ("c", "2026-04-01", "growth"),
+        ("c", "2026-05-01", "growth"),
+    ];
+    let expected: Vec<Vec<String>> = expected
+        .iter()
+        .map(|(a, m, s)| vec![a.to_string(), m.to_string(), s.to_string()])
+        .collect();
+    assert_eq!(rows, expected);
 }
 
 #[test]

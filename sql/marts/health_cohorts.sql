@@ -69,20 +69,6 @@ ranked as (
     from outcomes
 ),
 
-auc as (
-    select
-        observation_date,
-        (
-            sum(case when not churned then average_rank else 0 end)
-            - count(*) filter (where not churned) * (count(*) filter (where not churned) + 1) / 2.0
-        ) / nullif(
-            cast(count(*) filter (where churned) as double) * count(*) filter (where not churned),
-            0
-        ) as auc
-    from ranked
-    group by observation_date
-),
-
 churn_events as (
     select
         observations.observation_date,
@@ -110,46 +96,37 @@ surprises as (
     group by churn_events.observation_date
 ),
 
-per_band as (
+-- Each band and all bands (the grouping set without band) in one pass over the outcomes.
+bands as (
     select
         observation_date,
-        band,
+        case when grouping(band) = 1 then 'all' else band end as band,
         count(*) as accounts,
         count(*) filter (where churned) as churned,
-        cast(null as double) as auc,
-        cast(null as double) as surprise_churn_rate
-    from outcomes
-    group by observation_date, band
-),
-
-all_bands as (
-    select
-        outcomes.observation_date,
-        'all' as band,
-        count(*) as accounts,
-        count(*) filter (where outcomes.churned) as churned,
-        max(auc.auc) as auc,
-        max(cast(surprises.surprise_churns as double) / nullif(surprises.churns, 0)) as surprise_churn_rate
-    from outcomes
-    join auc on auc.observation_date = outcomes.observation_date
-    left join surprises on surprises.observation_date = outcomes.observation_date
-    group by outcomes.observation_date
+        case when grouping(band) = 1 then (
+            sum(case when not churned then average_rank else 0 end)
+            - count(*) filter (where not churned) * (count(*) filter (where not churned) + 1) / 2.0
+        ) / nullif(
+            cast(count(*) filter (where churned) as double) * count(*) filter (where not churned),
+            0
+        ) end as auc
+    from ranked
+    group by grouping sets ((observation_date, band), (observation_date))
 ),
 
 final as (
     select
-        observation_date,
-        band,
-        accounts,
-        churned,
-        cast(churned as double) / nullif(accounts, 0) as churn_rate,
-        auc,
-        surprise_churn_rate
-    from (
-        select * from per_band
-        union all
-        select * from all_bands
-    )
+        bands.observation_date,
+        bands.band,
+        bands.accounts,
+        bands.churned,
+        cast(bands.churned as double) / nullif(bands.accounts, 0) as churn_rate,
+        bands.auc,
+        cast(surprises.surprise_churns as double) / nullif(surprises.churns, 0) as surprise_churn_rate
+    from bands
+    left join surprises
+        on surprises.observation_date = bands.observation_date
+        and bands.band = 'all'
 )
 
 select * from final

@@ -3,21 +3,13 @@
 -- currency, exact decimals. `month_boundaries` holds every month start from the first line's
 -- month up to the last boundary on or before the as-of date; `boundary_snapshots` the MRR of
 -- every active account on each of them.
-with boundaries as (
-    select boundary
-    from month_boundaries
-),
-
-lines as (
+with lines as (
     select
         account_id,
         deal_id,
         segment,
         closed_at,
-        mrr_reporting,
-        start_date,
-        cast(start_date as int) as start_day,
-        cast(end_date as int) as end_day
+        cast(start_date as int) as start_day
     from stg_handoffs
 ),
 
@@ -35,16 +27,37 @@ months as (
     select
         starts.boundary as month,
         ends.boundary as month_end
-    from boundaries as starts
-    join boundaries as ends
+    from month_boundaries as starts
+    join month_boundaries as ends
         on ends.boundary = cast(starts.boundary + interval '1 month' as date)
 ),
 
-account_months as (
-    select distinct months.month, months.month_end, snapshots.account_id
+-- A snapshot is the start of its month and the end of the month before: both sides of an
+-- account's month meet in one group (each side at most one snapshot).
+sides as (
+    select
+        snapshots.account_id,
+        months.month,
+        months.month_end,
+        snapshots.mrr as at_start,
+        cast(null as decimal(38, 6)) as at_end
     from months
-    join snapshots
-        on snapshots.boundary = months.month or snapshots.boundary = months.month_end
+    join snapshots on snapshots.boundary = months.month
+    union all
+    select
+        snapshots.account_id,
+        months.month,
+        months.month_end,
+        cast(null as decimal(38, 6)) as at_start,
+        snapshots.mrr as at_end
+    from months
+    join snapshots on snapshots.boundary = months.month_end
+),
+
+account_months as (
+    select account_id, month, month_end, max(at_start) as at_start, max(at_end) as at_end
+    from sides
+    group by account_id, month, month_end
 ),
 
 movements as (
@@ -52,19 +65,13 @@ movements as (
         account_months.account_id,
         account_months.month,
         account_months.month_end,
-        at_start.mrr is not null as active_start,
-        at_end.mrr is not null as active_end,
-        coalesce(at_start.mrr, cast(0 as decimal(38, 6))) as mrr_start,
-        coalesce(at_end.mrr, cast(0 as decimal(38, 6))) as mrr_end,
+        account_months.at_start is not null as active_start,
+        account_months.at_end is not null as active_end,
+        coalesce(account_months.at_start, cast(0 as decimal(38, 6))) as mrr_start,
+        coalesce(account_months.at_end, cast(0 as decimal(38, 6))) as mrr_end,
         first_active.first_boundary
-    from account_months
-    join first_active on first_active.account_id = account_months.account_id
-    left join snapshots as at_start
-        on at_start.account_id = account_months.account_id
-        and at_start.boundary = account_months.month
-    left join snapshots as at_end
-        on at_end.account_id = account_months.account_id
-        and at_end.boundary = account_months.month_end
+    from first_active
+    join account_months on account_months.account_id = first_active.account_id
 ),
 
 classified as (
@@ -81,35 +88,38 @@ classified as (
     from movements
 ),
 
-segments as (
-    select account_id, month, segment
-    from (
-        select
-            classified.account_id,
-            classified.month,
-            lines.segment,
-            -- SPEC §5: the most recent handoff with start_date before E. An account whose
-            -- only line starts on E itself takes that line's segment.
-            row_number() over (
-                partition by classified.account_id, classified.month
-                order by
-                    lines.start_day < cast(classified.month_end as int) desc,
-                    lines.start_date desc,
-                    lines.closed_at desc nulls last,
-                    lines.deal_id desc
-            ) as handoff_rank
-        from classified
-        join lines
-            on lines.account_id = classified.account_id
-            and lines.start_day <= cast(classified.month_end as int)
-    )
-    where handoff_rank = 1
+-- SPEC §5: a month's segment is that of the most recent handoff with start_date before E;
+-- an account whose only lines start on E itself takes theirs. Of the lines starting on one
+-- day, the latest closed (then the greatest deal_id) counts.
+day_lines as (
+    select
+        account_id,
+        segment,
+        start_day,
+        row_number() over (
+            partition by account_id, start_day
+            order by closed_at desc nulls last, deal_id desc
+        ) as day_rank
+    from lines
+),
+
+-- So each start day's line holds the segment for the month ends after that day up to and
+-- including the next start day, and the first one also on its own day.
+segment_spans as (
+    select
+        account_id,
+        segment,
+        start_day,
+        lead(start_day) over (partition by account_id order by start_day) as next_start_day,
+        row_number() over (partition by account_id order by start_day) = 1 as first_span
+    from day_lines
+    where day_rank = 1
 ),
 
 final as (
     select
         classified.account_id,
-        coalesce(segments.segment, 'unknown') as segment,
+        coalesce(segment_spans.segment, 'unknown') as segment,
         classified.mrr_start,
         classified.mrr_end,
         classified.movement,
@@ -120,9 +130,16 @@ final as (
         case when movement = 'reactivation' then mrr_end else cast(0 as decimal(38, 6)) end as reactivation,
         classified.month
     from classified
-    left join segments
-        on segments.account_id = classified.account_id
-        and segments.month = classified.month
+    left join segment_spans
+        on segment_spans.account_id = classified.account_id
+        and (
+            segment_spans.start_day < cast(classified.month_end as int)
+            or (segment_spans.first_span and segment_spans.start_day = cast(classified.month_end as int))
+        )
+        and (
+            segment_spans.next_start_day is null
+            or cast(classified.month_end as int) <= segment_spans.next_start_day
+        )
 )
 
 select * from final

@@ -32,7 +32,7 @@ const PARTITION: &str = "event_date";
 
 /// The most new rows one append takes: the new ids are held in a hash table. More, or more
 /// than a quarter of the staged rows, and the table is restaged whole.
-const MAX_NEW_ROWS: u64 = 5_000_000;
+pub(super) const MAX_NEW_ROWS: u64 = 5_000_000;
 
 /// SQL of the partitions an append rewrites.
 pub const REWRITE_SQL: &str = include_str!("../../sql/staging/rewrite_partitions.sql");

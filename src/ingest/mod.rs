@@ -10,6 +10,7 @@ pub mod append;
 pub mod batch;
 pub mod convert;
 pub mod keep;
+pub mod keyed;
 pub mod notes;
 pub mod reader;
 pub mod remote;
@@ -29,11 +30,11 @@ use convert::Value;
 use datafusion::arrow::array::{Int32Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
 use indicatif::ProgressBar;
 use reader::{Item, Projection, SourceFile, read_records};
 use shape::{Rejection, Shaper, raw_tables};
-use staging::{Held, STAGING_MODELS};
+use staging::{Held, STAGING_MODELS, StagingModel};
 use state::{FileState, Manifest, Plan, SourceState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -114,6 +115,9 @@ pub struct IngestOutcome {
     /// those), or kept as they were (no partition, nothing in `tables_dir`); every other
     /// table in `tables` is written whole.
     pub rewritten: BTreeMap<String, Vec<String>>,
+    /// Keyed tables this run updated rather than restaged (see `keyed`) → the note saying
+    /// how; they are written whole.
+    pub updated: BTreeMap<String, String>,
     pub tables_dir: PathBuf,
     pub quarantine_file: PathBuf,
     pub quarantined: u64,
@@ -134,6 +138,9 @@ pub struct IngestOutcome {
 impl IngestOutcome {
     /// How this run staged a table not written whole, for the operator.
     pub fn partly_written(&self, table: &str) -> Option<String> {
+        if let Some(note) = self.updated.get(table) {
+            return Some(note.clone());
+        }
         let partitions = self.rewritten.get(table)?;
         Some(if partitions.is_empty() {
             "kept as the last run staged it".to_string()
@@ -236,6 +243,7 @@ pub async fn ingest(
         sources: Vec::new(),
         tables: Vec::new(),
         rewritten: BTreeMap::new(),
+        updated: BTreeMap::new(),
         tables_dir: work.join("tables"),
         quarantine_file: quarantine_file.clone(),
         quarantined: 0,
@@ -740,6 +748,12 @@ async fn stage(
     } else {
         Vec::new()
     };
+    // The keyed tables may restage just the new keys (see `keyed`).
+    let mut updates = if only_new_files {
+        keyed::plan(&ctx, warehouse, &fingerprint, previous).await?
+    } else {
+        Vec::new()
+    };
     // And the tables whose sources read nothing may stand as they are (see `keep`).
     let keepable = if only_new_files {
         keep::candidates(warehouse, &fingerprint, previous, &outcome.sources).await?
@@ -750,6 +764,10 @@ async fn stage(
     for (name, schema, new, kept) in raw {
         if let Some(append) = appends.iter_mut().find(|a| a.raw == name) {
             append::register_raw(&ctx, warehouse, append, new, &schema, &touched_dir).await?;
+            continue;
+        }
+        if let Some(update) = updates.iter().find(|u| u.raw == name) {
+            keyed::register_raw(&ctx, update, new, kept).await?;
             continue;
         }
         let step = format!("registering the raw rows of {name}");
@@ -768,7 +786,19 @@ async fn stage(
         }
     }
     register_raw_views(&ctx, file_ids).await?;
-    let vars = [("reporting_currency", pipeline.reporting_currency.as_str())];
+    let scratch = raw_dir.with_file_name("scratch");
+    // While every model resolving through identity_spans appends or keeps its table, the
+    // spans of the users the appended rows resolve are all it needs.
+    let mut spans = SpanScope::All;
+    let resolved_by_spans = |m: &&StagingModel| m.name != SPANS && m.sql.contains(SPANS);
+    if !appends.is_empty()
+        && STAGING_MODELS
+            .iter()
+            .filter(resolved_by_spans)
+            .all(|m| appends.iter().any(|a| a.model == m.name) || keepable.contains_key(m.name))
+    {
+        spans = SpanScope::users_of(&ctx, &appends).await?;
+    }
     for model in STAGING_MODELS {
         if let Some(figures) = keepable.get(model.name)
             && keep::keep(&ctx, warehouse, model, &kept_tables).await?
@@ -778,6 +808,19 @@ async fn stage(
             outcome.rewritten.insert(model.name.to_string(), Vec::new());
             continue;
         }
+        if spans != SpanScope::All
+            && resolved_by_spans(&model)
+            && !appends.iter().any(|a| a.model == model.name)
+        {
+            // This table restages whole: every user's spans, after all.
+            spans = SpanScope::All;
+            stage_spans(&ctx, pipeline, spans, &scratch.join(format!("{SPANS}_all"))).await?;
+        }
+        if model.name == SPANS {
+            stage_spans(&ctx, pipeline, spans, &scratch.join(SPANS)).await?;
+            continue;
+        }
+        let vars = [("reporting_currency", pipeline.reporting_currency.as_str())];
         let df = engine::run_model(&ctx, model.name, model.sql, &vars).await?;
         if !model.published {
             let table: Arc<dyn datafusion::catalog::TableProvider> = match model.held {
@@ -791,10 +834,8 @@ async fn stage(
                     Arc::new(MemTable::try_new(schema, vec![batches]).context(model.name)?)
                 }
                 Held::Scratch => {
-                    let dir = raw_dir.with_file_name("scratch").join(model.name);
-                    let order = engine::WriteOrder::AsItComes;
-                    engine::write_table(df, model.name, &dir, None, order).await?;
-                    engine::register_table(&ctx, model.name, &dir, None).await?;
+                    let dir = scratch.join(model.name);
+                    hold_in_scratch(&ctx, model.name, df, &dir).await?;
                     continue;
                 }
             };
@@ -803,6 +844,14 @@ async fn stage(
             continue;
         }
         let dir = outcome.tables_dir.join(model.name);
+        if let Some(update) = updates.iter_mut().find(|u| u.model == model.name) {
+            let rows = keyed::write(&ctx, warehouse, update, df, &scratch, &dir).await?;
+            outcome.tables.push((model.name.to_string(), rows));
+            outcome
+                .updated
+                .insert(model.name.to_string(), update.note());
+            continue;
+        }
         if let Some(append) = appends.iter().find(|a| a.model == model.name) {
             let rows = append::write(&ctx, warehouse, append, df, &dir).await?;
             outcome.tables.push((model.name.to_string(), rows));
@@ -829,7 +878,14 @@ async fn stage(
         tables: BTreeMap::new(),
     };
     for report in &mut outcome.sources {
-        let figures = account_for(&ctx, report, &outcome.tables, &appends, &kept_tables).await?;
+        let figures = account_for(
+            &ctx,
+            report,
+            &outcome.tables,
+            (&appends, &updates),
+            &kept_tables,
+        )
+        .await?;
         staged.tables.extend(figures);
     }
     outcome.manifest.staging = Some(staged);
@@ -846,6 +902,82 @@ async fn stage(
         )));
     }
     Ok(())
+}
+
+/// The staging helper giving each group call the interval in which it is its user's latest.
+const SPANS: &str = "identity_spans";
+
+/// Whose spans `identity_spans` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SpanScope {
+    All,
+    /// The users of `span_users`: those of the appended rows without an account.
+    AppendedUsers,
+}
+
+impl SpanScope {
+    /// Registers `span_users` for the appended tables' rows.
+    async fn users_of(ctx: &SessionContext, appends: &[append::Append]) -> Result<Self> {
+        let users = appends
+            .iter()
+            .map(|a| {
+                format!(
+                    "select user_id from raw_{}_files where account_id is null",
+                    a.raw
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" union all ");
+        let view = ctx.sql(&users).await.context("span_users")?;
+        ctx.register_table("span_users", view.into_view())
+            .context("span_users")?;
+        Ok(Self::AppendedUsers)
+    }
+
+    /// The group calls `identity_spans` reads, for its `${identities}`.
+    fn identities(self) -> &'static str {
+        match self {
+            Self::All => "stg_identities",
+            // The few users are the hash join's build side; the calls stream past them.
+            Self::AppendedUsers => {
+                "(select calls.* from (select distinct user_id from span_users) as users \
+                 join stg_identities as calls on calls.user_id = users.user_id) as scoped"
+            }
+        }
+    }
+}
+
+/// Stages `identity_spans` for `scope` into `dir` and registers it, in place of any earlier
+/// version.
+async fn stage_spans(
+    ctx: &SessionContext,
+    pipeline: &Pipeline,
+    scope: SpanScope,
+    dir: &Path,
+) -> Result<()> {
+    let model = STAGING_MODELS
+        .iter()
+        .find(|m| m.name == SPANS)
+        .expect("identity_spans is a staging model");
+    let vars = [
+        ("reporting_currency", pipeline.reporting_currency.as_str()),
+        ("identities", scope.identities()),
+    ];
+    let df = engine::run_model(ctx, SPANS, model.sql, &vars).await?;
+    hold_in_scratch(ctx, SPANS, df, dir).await
+}
+
+/// Writes a helper to `dir` in the run's scratch folder and registers it under its name, in
+/// place of any earlier version.
+async fn hold_in_scratch(
+    ctx: &SessionContext,
+    name: &str,
+    df: DataFrame,
+    dir: &Path,
+) -> Result<()> {
+    engine::write_table(df, name, dir, None, engine::WriteOrder::AsItComes).await?;
+    ctx.deregister_table(name).context(name.to_string())?;
+    engine::register_table(ctx, name, dir, None).await
 }
 
 /// For each raw table, the day from which one of its rows can change what a date sees
@@ -953,7 +1085,7 @@ async fn account_for(
     ctx: &SessionContext,
     report: &mut SourceReport,
     tables: &[(String, u64)],
-    appends: &[append::Append],
+    (appends, updates): (&[append::Append], &[keyed::KeyedUpdate]),
     kept_tables: &BTreeMap<&str, state::StagedFigures>,
 ) -> Result<Vec<(String, state::StagedFigures)>> {
     let kind = report.kind.clone();
@@ -969,11 +1101,15 @@ async fn account_for(
             .unwrap_or(0);
         report.rows_loaded += loaded;
         let appended = appends.iter().find(|a| a.model == model.name);
+        let updated = updates.iter().find(|u| u.model == model.name);
         let kept = kept_tables.get(model.name);
         let key = model.grain.join(", ");
         let duplicates = match (appended, model.repeats, model.raw) {
             _ if let Some(figures) = kept => figures.duplicates,
             // Every valid row is loaded or a duplicate, the last run's and this run's alike.
+            _ if let Some(u) = updated => {
+                (u.previous.rows + u.previous.duplicates + u.new_rows).saturating_sub(loaded)
+            }
             (Some(a), _, _) => {
                 (a.previous.rows + a.previous.duplicates + a.new_rows).saturating_sub(loaded)
             }
@@ -991,8 +1127,13 @@ async fn account_for(
         };
         report.duplicates += duplicates;
         // An appended table's other partitions were checked when they were written.
+        // An updated table's other keys were checked when they were written.
         let (checked, scope) = match appended {
             _ if kept.is_some() => (None, " as the last run staged it (kept)".to_string()),
+            _ if let Some(u) = updated => (
+                Some(u.restaged_view()),
+                format!(" in the {} keys this run restaged", u.restaged),
+            ),
             None => (Some(model.name.to_string()), String::new()),
             Some(a) => (
                 a.rewritten_view(),

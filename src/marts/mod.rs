@@ -186,7 +186,10 @@ async fn planning_session() -> Result<SessionContext> {
     }
     crate::ingest::register_raw_views(&ctx, &[]).await?;
     for model in STAGING_MODELS {
-        let sql = model.sql.replace("${reporting_currency}", "USD");
+        let sql = model
+            .sql
+            .replace("${reporting_currency}", "USD")
+            .replace("${identities}", "stg_identities");
         let df = ctx
             .sql(&sql)
             .await
