@@ -455,11 +455,27 @@ pub async fn register_location(
     location: &str,
     partition: Option<(&str, DataType)>,
 ) -> Result<()> {
+    register_location_typed(ctx, name, location, None, partition).await
+}
+
+/// [`register_location`], reading the files' columns as `schema` (the columns of the files,
+/// without the partition column) when given: tables meant for a union with rows of those
+/// types then need no coercion.
+pub async fn register_location_typed(
+    ctx: &SessionContext,
+    name: &str,
+    location: &str,
+    schema: Option<&Schema>,
+    partition: Option<(&str, DataType)>,
+) -> Result<()> {
     let partition_cols: Vec<(String, DataType)> = partition
         .into_iter()
         .map(|(column, ty)| (column.to_string(), ty))
         .collect();
-    let options = ParquetReadOptions::default().table_partition_cols(partition_cols);
+    let mut options = ParquetReadOptions::default().table_partition_cols(partition_cols);
+    if let Some(schema) = schema {
+        options = options.schema(schema);
+    }
     let path = format!("{}/", location.trim_end_matches('/'));
     ctx.register_parquet(name, &path, options)
         .await

@@ -718,6 +718,55 @@ fn tables_whose_sources_read_nothing_are_kept_unless_a_group_call_moves_their_ro
 }
 
 #[test]
+fn a_table_restaged_whole_resolves_through_every_users_spans_while_the_events_append() {
+    // A ticket without an organization, created after the latest staged event: a new group
+    // call can move it and still be later than every staged event, so the events append.
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixtures_copy(dir.path());
+    let wh = dir.path().join("wh");
+    write(
+        &data,
+        "tickets/tickets-0003.ndjson",
+        r#"{"id":99001,"requester_id":"u_0018_09","created_at":"2026-11-05T10:00:00Z","updated_at":"2026-11-05T11:00:00Z","status":"open","priority":"high","type":"incident","subject":"Export fails","tags":["export"]}"#,
+    );
+    ok(&cl(&wh, Some(&data), &["ingest"]));
+    let account = "select account_id from stg_tickets where id = 99001";
+    assert_eq!(scalar(&wh, account), "acc_0018");
+    // The requester moves to another account before the ticket; the one new event is
+    // another user's, so the appended rows alone would look up only that user's spans.
+    write(
+        &data,
+        "segment/events-2026-11.ndjson",
+        [
+            r#"{"type":"group","messageId":"move-2","userId":"u_0018_09","groupId":"acc_0013","timestamp":"2026-11-02T00:00:00Z"}"#,
+            r#"{"type":"track","messageId":"app-9","userId":"u_0013_01","event":"Report Exported","timestamp":"2026-11-03T10:00:00Z"}"#,
+        ]
+        .join("\n"),
+    );
+    let out = cl(&wh, Some(&data), &["--log-format", "json", "ingest"]);
+    ok(&out);
+    assert_eq!(
+        table_message(&out, "stg_events").as_deref(),
+        Some("appended: 1 partitions rewritten, the others kept")
+    );
+    assert_eq!(table_message(&out, "stg_tickets"), None);
+    assert_eq!(scalar(&wh, account), "acc_0013");
+    let tables = [
+        ("stg_tickets", "id"),
+        ("stg_nps", "response_id"),
+        ("stg_events", "message_id"),
+        ("stg_identities", "message_id"),
+    ];
+    assert_staged_as_afresh(
+        &wh,
+        &data,
+        dir.path(),
+        &tables,
+        "after a call moving a ticket",
+    );
+}
+
+#[test]
 fn a_second_run_waits_for_none_and_names_the_lock_holder() {
     let dir = tempfile::tempdir().unwrap();
     let wh = dir.path().join("wh");

@@ -240,17 +240,10 @@ pub async fn write(
         .filter(|f| f.name() != PARTITION)
         .cloned()
         .collect();
-    let file_schema = Schema::new(fields);
-    let register = |name: String, location: String| {
-        let options = ParquetReadOptions::default()
-            .schema(&file_schema)
-            .table_partition_cols(vec![(PARTITION.to_string(), DataType::Date32)]);
-        async move {
-            let path = format!("{}/", location.trim_end_matches('/'));
-            ctx.register_parquet(&name, &path, options)
-                .await
-                .context(format!("registering {name} at {location}"))
-        }
+    let file_schema = &Schema::new(fields);
+    let register = |name: String, location: String| async move {
+        let partition = Some((PARTITION, DataType::Date32));
+        engine::register_location_typed(ctx, &name, &location, Some(file_schema), partition).await
     };
     let previous = format!("previous_{model}");
     register(previous.clone(), warehouse.url_of(model)).await?;

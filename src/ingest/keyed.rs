@@ -13,7 +13,7 @@ use super::state::{StagedFigures, Staging};
 use crate::engine::{self, WriteOrder};
 use crate::error::{EngineContext, Result};
 use crate::warehouse::Warehouse;
-use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
+use datafusion::prelude::{DataFrame, SessionContext};
 use std::path::Path;
 
 /// The keyed staged tables: model, raw table, key.
@@ -143,16 +143,9 @@ pub async fn write(
     let (model, raw, key) = (update.model, update.raw, update.key);
     let step = format!("updating {model}");
     // Both parts read with the restaged rows' types, so their union needs no coercion.
-    let schema = restaged.schema().as_arrow().clone();
-    let register = |name: String, location: String| {
-        let options = ParquetReadOptions::default().schema(&schema);
-        let step = step.clone();
-        async move {
-            let path = format!("{}/", location.trim_end_matches('/'));
-            ctx.register_parquet(&name, &path, options)
-                .await
-                .context(step)
-        }
+    let schema = &restaged.schema().as_arrow().clone();
+    let register = |name: String, location: String| async move {
+        engine::register_location_typed(ctx, &name, &location, Some(schema), None).await
     };
     let restaged_view = update.restaged_view();
     let restaged_dir = scratch.join(&restaged_view);

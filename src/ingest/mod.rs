@@ -814,13 +814,15 @@ async fn stage(
         {
             // This table restages whole: every user's spans, after all.
             spans = SpanScope::All;
-            stage_spans(&ctx, pipeline, spans, &scratch.join(format!("{SPANS}_all"))).await?;
+            let model = STAGING_MODELS
+                .iter()
+                .find(|m| m.name == SPANS)
+                .expect("identity_spans is a staging model");
+            let vars = staging_vars(pipeline, spans);
+            let df = engine::run_model(&ctx, SPANS, model.sql, &vars).await?;
+            hold_in_scratch(&ctx, SPANS, df, &scratch.join(format!("{SPANS}_all"))).await?;
         }
-        if model.name == SPANS {
-            stage_spans(&ctx, pipeline, spans, &scratch.join(SPANS)).await?;
-            continue;
-        }
-        let vars = [("reporting_currency", pipeline.reporting_currency.as_str())];
+        let vars = staging_vars(pipeline, spans);
         let df = engine::run_model(&ctx, model.name, model.sql, &vars).await?;
         if !model.published {
             let table: Arc<dyn datafusion::catalog::TableProvider> = match model.held {
@@ -947,24 +949,13 @@ impl SpanScope {
     }
 }
 
-/// Stages `identity_spans` for `scope` into `dir` and registers it, in place of any earlier
-/// version.
-async fn stage_spans(
-    ctx: &SessionContext,
-    pipeline: &Pipeline,
-    scope: SpanScope,
-    dir: &Path,
-) -> Result<()> {
-    let model = STAGING_MODELS
-        .iter()
-        .find(|m| m.name == SPANS)
-        .expect("identity_spans is a staging model");
-    let vars = [
+/// The variables of the staging SQL: the reporting currency, and the group calls
+/// `identity_spans` reads.
+fn staging_vars(pipeline: &Pipeline, spans: SpanScope) -> [(&str, &str); 2] {
+    [
         ("reporting_currency", pipeline.reporting_currency.as_str()),
-        ("identities", scope.identities()),
-    ];
-    let df = engine::run_model(ctx, SPANS, model.sql, &vars).await?;
-    hold_in_scratch(ctx, SPANS, df, dir).await
+        ("identities", spans.identities()),
+    ]
 }
 
 /// Writes a helper to `dir` in the run's scratch folder and registers it under its name, in
