@@ -56,6 +56,7 @@ fn with_functions(ctx: SessionContext) -> SessionContext {
     ctx.register_udf(fx_convert_udf());
     ctx.register_udf(id_hash_udf());
     ctx.register_udaf(crate::marts::key_windows::key_window_changes_udaf());
+    ctx.register_udf(crate::marts::reasons::health_reasons_udf());
     ctx
 }
 

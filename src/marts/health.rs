@@ -96,23 +96,21 @@ select * from scored
 
 /// The query producing `health_scores` for every date scored in `health_scored`
 /// ([`scored_sql`]); the scores 7 and 30 days before come from those dates or from
-/// `prior_health`.
+/// `prior_health`, and `reasons` from `health_reasons` (src/marts/reasons.rs).
 pub fn health_sql(model: &HealthModel) -> String {
     let components = &model.components;
     let value = |c: &Component| missing_value(model, c);
-    let shortfalls = components
+    let reasons = components
         .iter()
         .map(|c| {
             format!(
-                "select account_id, as_of_date, '{n}' as component, \
-                 (100.0 - {v}) * {n}_weight / nullif(total_weight, 0) as shortfall, \
-                 {n} as normalized from scored",
+                "'{n}', (100.0 - {v}) * {n}_weight / nullif(total_weight, 0), cast({n} as double)",
                 v = value(c),
                 n = c.name
             )
         })
         .collect::<Vec<_>>()
-        .join("\n    union all\n    ");
+        .join(",\n            ");
     let outputs = components
         .iter()
         .map(|c| {
@@ -130,55 +128,37 @@ with scored as (
     select * from health_scored
 ),
 
-shortfalls as (
-    {shortfalls}
-),
-
-ranked_shortfalls as (
-    select
-        *,
-        row_number() over (
-            partition by account_id, as_of_date
-            order by shortfall desc, component
-        ) as shortfall_rank
-    from shortfalls
-    where shortfall >= 0.5
-),
-
-reasons as (
-    select
-        account_id,
-        as_of_date,
-        string_agg(
-            concat(component, ' ', coalesce(cast(cast(round(normalized, 0) as bigint) as varchar), 'missing'),
-                   '/100 (-', cast(round(shortfall, 1) as varchar), ' pts)'),
-            '; ' order by shortfall_rank
-        ) as reasons
-    from ranked_shortfalls
-    where shortfall_rank <= {reason_count}
-    group by account_id, as_of_date
-),
-
 -- Scores of earlier dates: computed here, or published by an earlier build whose inputs
 -- are unchanged (`prior_health`, never a date computed here).
 past as (
-    select account_id, as_of_date, score from scored
+    select account_id, cast(as_of_date as int) as day, score from scored
     union all
-    select account_id, as_of_date, score from prior_health
+    select account_id, cast(as_of_date as int) as day, score from prior_health
+),
+
+-- The scores 7 and 30 days before each row, found on the keys alone: the scored rows, wide
+-- with every component, are joined once.
+earlier as (
+    select
+        keys.account_id,
+        keys.as_of_date,
+        week_ago.score as score_7d_ago,
+        month_ago.score as score_30d_ago
+    from (select account_id, as_of_date, cast(as_of_date as int) as day from scored) as keys
+    left join past as week_ago
+        on week_ago.account_id = keys.account_id
+        and week_ago.day = keys.day - 7
+    left join past as month_ago
+        on month_ago.account_id = keys.account_id
+        and month_ago.day = keys.day - 30
 ),
 
 history as (
-    select
-        scored.*,
-        week_ago.score as score_7d_ago,
-        month_ago.score as score_30d_ago
-    from scored
-    left join past as week_ago
-        on week_ago.account_id = scored.account_id
-        and cast(week_ago.as_of_date as int) = cast(scored.as_of_date as int) - 7
-    left join past as month_ago
-        on month_ago.account_id = scored.account_id
-        and cast(month_ago.as_of_date as int) = cast(scored.as_of_date as int) - 30
+    select scored.*, earlier.score_7d_ago, earlier.score_30d_ago
+    from earlier
+    join scored
+        on scored.account_id = earlier.account_id
+        and scored.as_of_date = earlier.as_of_date
 ),
 
 final as (
@@ -203,12 +183,13 @@ final as (
             when scored.score - scored.score_30d_ago <= -{trend} then 'down'
             else 'flat'
         end as trend,
-        coalesce(reasons.reasons, '') as reasons,
+        -- The largest shortfalls, `(100 - normalized) x weight share`, of 0.5 points or more.
+        health_reasons(
+            {reason_count}, 0.5,
+            {reasons}
+        ) as reasons,
         scored.as_of_date
     from history as scored
-    left join reasons
-        on reasons.account_id = scored.account_id
-        and reasons.as_of_date = scored.as_of_date
 )
 
 select * from final

@@ -11,6 +11,7 @@ mod health;
 pub mod history;
 pub mod key_windows;
 mod playbook;
+pub mod reasons;
 
 use crate::config::Pipeline;
 use crate::contract::SourceKind;
