@@ -9,20 +9,32 @@ with as_of as (
     from as_of_dates
 ),
 
+-- The handoffs numbered per account in the order they become known: the latest known on a
+-- date (latest start, then latest close, then deal_id) names the account, its owners and its
+-- notes, and is the one numbered highest among the lines started by then.
+handoffs as (
+    select
+        *,
+        row_number() over (
+            partition by account_id
+            order by start_date, closed_at nulls first, deal_id
+        ) as line_number
+    from stg_handoffs
+),
+
 -- Only the columns the figures need: a line's text (names, notes, owners) is joined last, from
 -- the one handoff each row takes, so the rows multiplied by dates carry no strings.
 lines as (
     select
         account_id,
-        deal_id,
+        line_number,
         start_date,
         end_date,
-        closed_at,
         seats,
         mrr_reporting,
         cast(start_date as int) as start_day,
         cast(end_date as int) as end_day
-    from stg_handoffs
+    from handoffs
 ),
 
 known_lines as (
@@ -56,9 +68,7 @@ contract as (
             when bool_or(in_force and end_date is null) then null
             else max(case when in_force then end_date end)
         end as term_end,
-        -- The latest handoff known on the date names the account, its owners and its notes.
-        first_value(deal_id order by start_date desc, closed_at desc nulls last, deal_id desc)
-            as handoff_deal_id
+        max(line_number) as handoff_line
     from known_lines
     group by account_id, as_of_date, as_of_day
 ),
@@ -85,50 +95,45 @@ resolution as (
     group by tickets.account_id, spine.as_of_date
 ),
 
--- The latest response on or before each date, found like the usage figures: responses numbered in
--- order per account, each date placed after the responses of its day.
-responses as (
-    select
-        account_id,
-        score,
-        cast(responded_date as int) as responded_day,
-        row_number() over (
-            partition by account_id order by responded_at, response_id
-        ) as response_number
-    from stg_nps
-    where account_id is not null
-),
-
+-- The latest response on or before each date: an account's responses and dates in one order
+-- (a date after the responses of its day, those in the order they were given), each date
+-- taking the score of the last response before it (a response always has a score). The
+-- account-dates are window_figures' rows, the same as contract's.
 nps as (
-    select latest.account_id, latest.as_of_date, responses.score as last_nps
+    select account_id, as_of_date, last_nps
     from (
         select
             account_id,
             as_of_date,
-            max(response_number) over (
+            last_value(score) ignore nulls over (
                 partition by account_id
-                order by day, is_date
+                order by day, is_date, responded_at, response_id
                 rows between unbounded preceding and current row
-            ) as response_number
+            ) as last_nps
         from (
-            select account_id, cast(null as date) as as_of_date, responded_day as day, response_number, 0 as is_date
-            from responses
+            select
+                account_id,
+                cast(null as date) as as_of_date,
+                cast(responded_date as int) as day,
+                0 as is_date,
+                responded_at,
+                response_id,
+                score
+            from stg_nps
+            where account_id is not null
             union all
-            select account_id, as_of_date, as_of_day, cast(null as bigint), 1
-            from contract
+            select account_id, as_of_date, cast(as_of_date as int), 1, null, null, null
+            from window_figures
         )
-    ) as latest
-    join responses
-        on responses.account_id = latest.account_id
-        and responses.response_number = latest.response_number
-    where latest.as_of_date is not null
+    )
+    where as_of_date is not null
 ),
 
 figures as (
     select
         contract.account_id,
         contract.as_of_date,
-        contract.handoff_deal_id,
+        contract.handoff_line,
         contract.active,
         contract.mrr,
         contract.mrr * 12 as arr,
@@ -153,10 +158,22 @@ figures as (
         coalesce(usage.pageviews_30d, 0) as pageviews_30d,
         coalesce(usage.help_readers_30d, 0) as help_readers_30d,
         nps.last_nps
-    from contract
-    left join window_figures as usage on usage.account_id = contract.account_id and usage.as_of_date = contract.as_of_date
-    left join resolution on resolution.account_id = contract.account_id and resolution.as_of_date = contract.as_of_date
-    left join nps on nps.account_id = contract.account_id and nps.as_of_date = contract.as_of_date
+    -- Right joins: the narrow figures are the hash joins' build sides, the contract rows
+    -- (wider with each join) stream past them.
+    from nps
+    right join (
+        resolution
+        right join (
+            window_figures as usage
+            right join contract
+                on usage.account_id = contract.account_id
+                and usage.as_of_date = contract.as_of_date
+        )
+            on resolution.account_id = contract.account_id
+            and resolution.as_of_date = contract.as_of_date
+    )
+        on nps.account_id = contract.account_id
+        and nps.as_of_date = contract.as_of_date
     where contract.active or contract.recently_active
 ),
 
@@ -184,8 +201,10 @@ joined as (
             + case when nullif(trim(handoff.decision_maker), '') is not null then 1 else 0 end
             + case when nullif(trim(handoff.champion), '') is not null then 1 else 0 end
         ) / 4.0 as handoff_completeness
-    from stg_handoffs as handoff
-    join figures on figures.handoff_deal_id = handoff.deal_id
+    from handoffs as handoff
+    join figures
+        on figures.account_id = handoff.account_id
+        and figures.handoff_line = handoff.line_number
 ),
 
 staged as (

@@ -8,9 +8,11 @@
 //!
 //! In SQL this took one row per account, date and component, sorted per account and date and
 //! aggregated back (at 50,000 accounts, most of a health_scores build); a row holds all of its
-//! components, so picking the largest few needs no sort across rows.
+//! components, so picking the largest few needs no sort across rows. The text is `LargeUtf8`,
+//! the type that SQL's `string_agg` gave the column, so partitions published before and after
+//! read as one table.
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringBuilder};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, LargeStringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{ScalarValue, exec_err, plan_err};
@@ -71,7 +73,7 @@ impl ScalarUDFImpl for HealthReasons {
                 return plan_err!("health_reasons: argument {} has type {kind}", i + 1);
             }
         }
-        Ok(DataType::Utf8)
+        Ok(DataType::LargeUtf8)
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -93,7 +95,7 @@ impl ScalarUDFImpl for HealthReasons {
             .collect::<Result<Vec<_>>>()?;
         components.sort_by(|a, b| a.name.cmp(&b.name));
 
-        let mut out = StringBuilder::with_capacity(rows, rows * 32 * k.max(1));
+        let mut out = LargeStringBuilder::with_capacity(rows, rows * 32 * k.max(1));
         let mut picked: Vec<(f64, usize)> = Vec::with_capacity(components.len());
         let mut text = String::new();
         for row in 0..rows {
@@ -162,6 +164,10 @@ mod tests {
     async fn reasons(sql: &str) -> Vec<String> {
         let ctx = engine::session();
         let batches = engine::query(&ctx, sql).await.expect("query runs");
+        assert_eq!(
+            batches[0].schema().field(0).data_type(),
+            &datafusion::arrow::datatypes::DataType::LargeUtf8
+        );
         engine::string_rows(&batches)
             .into_iter()
             .map(|row| row[0].clone())
