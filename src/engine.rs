@@ -144,7 +144,37 @@ pub async fn write_table(
     order: WriteOrder,
 ) -> Result<u64> {
     let started = std::time::Instant::now();
-    let rows = write_batches(df, name, dir, partition_by, order).await?;
+    let rows = write_batches(df, None, name, dir, partition_by, order).await?;
+    log_written(name, rows, started);
+    Ok(rows)
+}
+
+/// A step each batch of a result takes on its way to the files: for the work a model's last
+/// step does better in Rust than in SQL (see `marts::sweep`).
+pub trait BatchStep {
+    /// The schema of the batches the step gives.
+    fn schema(&self) -> SchemaRef;
+    /// The rows a batch becomes; a step may keep state from one batch to the next.
+    fn apply(&mut self, batch: &RecordBatch) -> Result<RecordBatch>;
+}
+
+/// [`write_table`] with each batch of the result first taken through `step`, in the result's
+/// order, and written as it comes ([`WriteOrder::AsItComes`]).
+pub async fn write_table_through(
+    df: DataFrame,
+    step: &mut dyn BatchStep,
+    name: &str,
+    dir: &Path,
+    partition_by: Option<&str>,
+) -> Result<u64> {
+    let started = std::time::Instant::now();
+    let order = WriteOrder::AsItComes;
+    let rows = write_batches(df, Some(step), name, dir, partition_by, order).await?;
+    log_written(name, rows, started);
+    Ok(rows)
+}
+
+fn log_written(name: &str, rows: u64, started: std::time::Instant) {
     crate::cli::output::event(
         "table_written",
         serde_json::json!({
@@ -154,7 +184,6 @@ pub async fn write_table(
             "peak_rss_bytes": peak_rss_bytes(),
         }),
     );
-    Ok(rows)
 }
 
 /// The process's peak resident set size (`VmHWM`), where the system tells it.
@@ -189,13 +218,17 @@ const MAX_OPEN_FILES: usize = 1024;
 
 async fn write_batches(
     df: DataFrame,
+    mut step: Option<&mut dyn BatchStep>,
     name: &str,
     dir: &Path,
     partition_by: Option<&str>,
     order: WriteOrder,
 ) -> Result<u64> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let schema = df.schema().as_arrow().clone();
+    let schema = match &step {
+        Some(step) => step.schema().as_ref().clone(),
+        None => df.schema().as_arrow().clone(),
+    };
     let (df, max_open) = match (partition_by, order) {
         (Some(column), WriteOrder::Sort) => (
             df.sort(vec![ident(column).sort(true, false)])
@@ -215,7 +248,10 @@ async fn write_batches(
     let mut computed = Ok(());
     while let Some(batch) = stream.next().await {
         match batch {
-            Ok(batch) => writer.write(&batch)?,
+            Ok(batch) => match step.as_deref_mut() {
+                Some(step) => writer.write(&step.apply(&batch)?)?,
+                None => writer.write(&batch)?,
+            },
             Err(e) => {
                 computed = Err(e).context(format!("computing {name}"));
                 break;

@@ -229,42 +229,37 @@ date_changes as (
     group by changes.account_id, buckets.as_of_day
 ),
 
--- Each date placed after its account's changes up to it, with the running sums.
+-- The sweep's rows: each account's changes per date and its dates, in day order with a date
+-- after the changes it takes in. The running sums are taken over them as they come, in
+-- src/marts/sweep.rs: each date gets its account's sum of every change column up to it, and
+-- days_since_last_seen from the latest active_day (a window sum per column here cost more
+-- than the rest of the sweep).
 final as (
-    select *
-    from (
-        select
-            account_id,
-            as_of_date,
-            sum(events_7d) over running as events_7d,
-            sum(events_30d) over running as events_30d,
-            sum(active_users_7d) over running as active_users_7d,
-            sum(active_users_30d) over running as active_users_30d,
-            sum(active_days_30d) over running as active_days_30d,
-            sum(distinct_features_30d) over running as distinct_features_30d,
-            sum(pageviews_30d) over running as pageviews_30d,
-            sum(help_readers_30d) over running as help_readers_30d,
-            sum(tickets_30d) over running as tickets_30d,
-            sum(tickets_90d) over running as tickets_90d,
-            sum(open_tickets) over running as open_tickets,
-            sum(open_high_urgent) over running as open_high_urgent,
-            sum(bad_csat_90d) over running as bad_csat_90d,
-            cast(day - max(active_day) over running as int) as days_since_last_seen
-        from (
-            select cast(null as date) as as_of_date, 0 as is_date, *
-            from date_changes
-            union all
-            select as_of_date, 1, account_id, cast(as_of_day as bigint),
-                0, 0, 0, 0, 0, 0, 0, 0, cast(null as int), 0, 0, 0, 0, 0
-            from account_dates
-        )
-        window running as (
-            partition by account_id
-            order by day, is_date
-            rows between unbounded preceding and current row
-        )
-    )
-    where as_of_date is not null
+    select
+        account_id,
+        cast(null as date) as as_of_date,
+        day,
+        0 as is_date,
+        events_7d,
+        events_30d,
+        active_users_7d,
+        active_users_30d,
+        active_days_30d,
+        distinct_features_30d,
+        pageviews_30d,
+        help_readers_30d,
+        tickets_30d,
+        tickets_90d,
+        open_tickets,
+        open_high_urgent,
+        bad_csat_90d,
+        active_day
+    from date_changes
+    union all
+    select account_id, as_of_date, cast(as_of_day as bigint), 1,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, cast(null as int)
+    from account_dates
 )
 
 select * from final
+order by account_id, day, is_date

@@ -12,6 +12,7 @@ pub mod history;
 pub mod key_windows;
 mod playbook;
 pub mod reasons;
+mod sweep;
 
 use crate::config::Pipeline;
 use crate::contract::SourceKind;
@@ -202,11 +203,13 @@ async fn planning_session() -> Result<SessionContext> {
         .context("as_of_dates")?;
     ctx.register_table("prior_health", Arc::new(empty_prior_health()?))
         .context("prior_health")?;
-    let figures = ctx
+    let sweep = ctx
         .sql(&window_figures_sql(0, 0))
         .await
         .context("planning window_figures")?;
-    ctx.register_table("window_figures", figures.into_view())
+    let figures = engine::BatchStep::schema(&sweep::RunningSums::new(sweep.schema().as_arrow())?);
+    let empty = MemTable::try_new(figures, vec![vec![]]).context("planning window_figures")?;
+    ctx.register_table("window_figures", Arc::new(empty))
         .context("planning window_figures")?;
     Ok(ctx)
 }
@@ -653,12 +656,13 @@ async fn write_window_figures(
         .await
         .context("model window_figures (sql/marts/window_figures.sql)")?;
     let path = dir.join("window_figures");
-    engine::write_table(
+    let mut running_sums = sweep::RunningSums::new(df.schema().as_arrow())?;
+    engine::write_table_through(
         df,
+        &mut running_sums,
         "window_figures",
         &path,
         Some("as_of_date"),
-        WriteOrder::AsItComes,
     )
     .await?;
     Ok(path)
