@@ -359,3 +359,87 @@ fn healthy_expanders_are_green_and_default_rules_fire_on_planted_accounts_only()
         );
     }
 }
+
+/// Every output table's column types as its Parquet files carry them, one line per column:
+/// `table.column: type` (`?` after a nullable type). Hive partition columns are in the
+/// directory names, not the files, and are not listed.
+fn written_schemas(wh: &Path) -> String {
+    let mut tables: Vec<PathBuf> = std::fs::read_dir(wh)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.is_dir() && !path.file_name().unwrap().to_str().unwrap().starts_with('_')
+        })
+        .collect();
+    tables.sort();
+    let mut lines = Vec::new();
+    for table in tables {
+        let name = table.file_name().unwrap().to_str().unwrap().to_string();
+        let file = first_parquet_file(&table).unwrap_or_else(|| panic!("{name} has no file"));
+        let reader = std::fs::File::open(&file).unwrap();
+        let builder =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(reader).unwrap();
+        for field in builder.schema().fields() {
+            let nullable = if field.is_nullable() { "?" } else { "" };
+            lines.push(format!(
+                "{name}.{}: {}{nullable}",
+                field.name(),
+                field.data_type()
+            ));
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+fn first_parquet_file(dir: &Path) -> Option<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    entries.sort();
+    entries.iter().find_map(|path| {
+        if path.is_dir() {
+            first_parquet_file(path)
+        } else {
+            (path.extension().is_some_and(|e| e == "parquet")).then(|| path.clone())
+        }
+    })
+}
+
+/// BI tools and warehouses read the output tables by their column types: a change of type
+/// (Utf8 to LargeUtf8, Int32 to Int64) breaks a reader and, once partitions of both kinds
+/// are published, the table itself. `docs/output-schemas.txt` is the documented list; a
+/// change that means to alter it regenerates it with `CHURNLAKE_BLESS=1 cargo test --test
+/// fixtures_cli output_tables` and says so in the README.
+#[test]
+fn output_tables_keep_their_documented_column_types() {
+    let (_dir, wh) = ingest_fixtures();
+    build_at(&wh, "2026-10-31");
+    let written = written_schemas(&wh);
+    let documented_path = root().join("docs/output-schemas.txt");
+    if std::env::var_os("CHURNLAKE_BLESS").is_some() {
+        std::fs::write(&documented_path, &written).unwrap();
+    }
+    let documented = std::fs::read_to_string(&documented_path).unwrap_or_default();
+    let changed: Vec<String> = diff_lines(&documented, &written);
+    assert!(
+        changed.is_empty(),
+        "the output tables' column types differ from docs/output-schemas.txt \
+         (- documented, + written):\n{}",
+        changed.join("\n")
+    );
+}
+
+fn diff_lines(documented: &str, written: &str) -> Vec<String> {
+    let documented: Vec<&str> = documented.lines().collect();
+    let written: Vec<&str> = written.lines().collect();
+    let gone = documented
+        .iter()
+        .filter(|line| !written.contains(line))
+        .map(|line| format!("- {line}"));
+    let new = written
+        .iter()
+        .filter(|line| !documented.contains(line))
+        .map(|line| format!("+ {line}"));
+    gone.chain(new).collect()
+}
