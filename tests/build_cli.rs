@@ -503,3 +503,57 @@ fn kept_scores_feed_later_builds_until_an_ingest_changes_their_inputs() {
         "the new events change acc_a's earlier scores"
     );
 }
+
+#[test]
+fn days_since_last_seen_reads_kept_months_and_computes_a_rewritten_month_again() {
+    let dir = tempfile::tempdir().unwrap();
+    book(dir.path());
+    // Before the first contract line (2025-01-01): before the first day any build sweeps.
+    let november = |day: u32| {
+        format!(
+            "{{\"type\":\"track\",\"messageId\":\"acc_d-nov-{day}\",\"timestamp\":\"2024-11-{day:02}T12:00:00Z\",\"userId\":\"u_acc_d\",\"event\":\"Report Created\",\"context\":{{\"groupId\":\"acc_d\"}}}}\n"
+        )
+    };
+    let events = std::fs::read_to_string(dir.path().join("data/events.ndjson")).unwrap();
+    write(
+        dir.path(),
+        "data/events.ndjson",
+        format!("{events}{}", november(10)),
+    );
+    ingest_and_build(dir.path());
+    let wh = dir.path().join("wh");
+    let seen = |wh: &Path| {
+        scalar(
+            wh,
+            "select days_since_last_seen from customer_daily \
+             where account_id = 'acc_d' and as_of_date = date '2026-03-31'",
+        )
+    };
+    // 2024-11-10 to 2026-03-31; November is before the sweep's first month, so it is kept.
+    assert_eq!(seen(&wh), "506");
+    let kept = |wh: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(wh.join("_state/last_active"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let first = kept(&wh);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].starts_with("2024-11-"), "{first:?}");
+
+    // A later event in November rewrites its partitions: November is computed again, its old
+    // file goes, and the later event counts.
+    let events = std::fs::read_to_string(dir.path().join("data/events.ndjson")).unwrap();
+    write(
+        dir.path(),
+        "data/events.ndjson",
+        format!("{events}{}", november(20)),
+    );
+    ingest_and_build(dir.path());
+    assert_eq!(seen(&wh), "496");
+    let second = kept(&wh);
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(second, first);
+}

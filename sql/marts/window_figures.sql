@@ -14,7 +14,7 @@
 -- from day ${first_day} to day ${last_day}), so the running sums go over dates, not days.
 -- Only the days from ${from_date} (29 days before the first date) through ${last_date} reach
 -- the dates' windows, so events and views outside them are not swept: of those before, only
--- each account's latest active day counts (days_since_last_seen). The cost follows the days
+-- each account's latest active day counts (days_since_last_seen), kept per month. The cost follows the days
 -- swept and the account-dates summed, so a backfill sweeps its dates in parts.
 with as_of as (
     select as_of_date, cast(as_of_date as int) as as_of_day
@@ -187,11 +187,19 @@ changes as (
         tickets_30d, tickets_90d, open_tickets, open_high_urgent, bad_csat_90d
     from ticket_changes
     union all
-    -- The latest active day before the swept days.
-    select account_id, cast(max(cast(event_date as int)) as bigint), 0, 0, 0, 0, 0, 0, 0, 0,
-        max(cast(event_date as int)), 0, 0, 0, 0, 0
-    from stg_events
-    where account_id is not null and event_date < date '${from_date}'
+    -- The latest active day before the swept days: from the months kept before the first
+    -- swept day's month (last_active_months, src/marts/last_active.rs) and that month's
+    -- days before it.
+    select account_id, cast(max(day) as bigint), 0, 0, 0, 0, 0, 0, 0, 0, max(day), 0, 0, 0, 0, 0
+    from (
+        select account_id, last_active_day as day
+        from last_active_months
+        union all
+        select account_id, cast(event_date as int)
+        from stg_events
+        where account_id is not null
+            and event_date >= date '${month_start}' and event_date < date '${from_date}'
+    )
     group by account_id
 ),
 

@@ -188,6 +188,7 @@ pub async fn build_step(
     history
         .after_build(&fingerprint, &kept)
         .publish(op.scratch(), &mut publication)?;
+    marts::last_active::publish(&op.warehouse, op.scratch(), &mut publication).await?;
     outcome.skipped = skipped;
     let seconds = started.elapsed().as_secs_f64();
     op.results.as_of = outcome.dates.iter().map(|d| d.to_string()).collect();

@@ -10,6 +10,7 @@ pub mod expressions;
 mod health;
 pub mod history;
 pub mod key_windows;
+pub mod last_active;
 mod playbook;
 pub mod reasons;
 mod sweep;
@@ -22,7 +23,7 @@ use crate::ingest::convert::{date_to_days, days_to_date};
 use crate::ingest::shape::raw_tables;
 use crate::ingest::staging::STAGING_MODELS;
 use crate::warehouse::Warehouse;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Date32Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
@@ -203,6 +204,7 @@ async fn planning_session() -> Result<SessionContext> {
         .context("as_of_dates")?;
     ctx.register_table("prior_health", Arc::new(empty_prior_health()?))
         .context("prior_health")?;
+    last_active::register_empty(&ctx)?;
     let sweep = ctx
         .sql(&window_figures_sql(0, 0))
         .await
@@ -430,7 +432,7 @@ pub async fn build(
     let all = work.join("all");
     let figures_dir = match window_figures {
         Some(dir) => dir.to_path_buf(),
-        None => write_window_figures(&ctx, &all, &computed).await?,
+        None => write_window_figures(&ctx, warehouse, run_scratch(work), &all, &computed).await?,
     };
     register_window_figures(&ctx, &figures_dir, &computed).await?;
     let customer = ctx
@@ -627,7 +629,7 @@ pub async fn compute_window_figures(
     }
     ctx.register_table("as_of_dates", Arc::new(as_of_table(&all_dates)?))
         .context("as_of_dates")?;
-    write_window_figures(&ctx, work, &all_dates).await
+    write_window_figures(&ctx, warehouse, run_scratch(work), work, &all_dates).await
 }
 
 /// The SQL of `window_figures` for dates from `first` through `last`: it sweeps the events
@@ -635,6 +637,7 @@ pub async fn compute_window_figures(
 /// latest active day before.
 fn window_figures_sql(first: i32, last: i32) -> String {
     WINDOW_FIGURES_SQL
+        .replace("${month_start}", &month_start_of(first - 29).to_string())
         .replace("${from_date}", &days_to_date(first - 29).to_string())
         .replace("${last_date}", &days_to_date(last).to_string())
         .replace("${from_day}", &(first - 29).to_string())
@@ -642,15 +645,31 @@ fn window_figures_sql(first: i32, last: i32) -> String {
         .replace("${last_day}", &last.to_string())
 }
 
+/// The run's scratch directory, of which a build step's work directories (`pass-N`,
+/// `window_figures-N`, see `cli::build::build_step`) are children: where what outlives a pass
+/// waits for publishing (the months of [`last_active`]).
+fn run_scratch(work: &Path) -> &Path {
+    work.parent()
+        .expect("a work directory inside the run's scratch directory")
+}
+
+/// The first day of the month of a day (days since 1970-01-01).
+fn month_start_of(day: i32) -> NaiveDate {
+    days_to_date(day).with_day(1).expect("day 1 exists")
+}
+
 /// Writes `window_figures` for the session's `as_of_dates` (`dates`) into
 /// `<dir>/window_figures`.
 async fn write_window_figures(
     ctx: &SessionContext,
+    warehouse: &Warehouse,
+    scratch: &Path,
     dir: &Path,
     dates: &BTreeSet<i32>,
 ) -> Result<PathBuf> {
     let first = *dates.iter().next().expect("at least one date");
     let last = *dates.iter().next_back().expect("at least one date");
+    last_active::register(ctx, warehouse, month_start_of(first - 29), scratch).await?;
     let df = ctx
         .sql(&window_figures_sql(first, last))
         .await
@@ -938,7 +957,6 @@ async fn first_start(ctx: &SessionContext, last: i32) -> Result<i32> {
 
 /// First days of the months from `first`'s month through the last one on or before `last`.
 fn month_starts(first: NaiveDate, last: NaiveDate) -> Vec<i32> {
-    use chrono::Datelike;
     let mut month = first.with_day(1).expect("day 1 exists");
     let mut starts = Vec::new();
     while month <= last {
