@@ -470,11 +470,7 @@ fn kept_scores_feed_later_builds_until_an_ingest_changes_their_inputs() {
         .concat(),
     );
     ok(&out);
-    let finished = stderr(&out)
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
-        .find(|event| event["event"] == "build_finished")
-        .expect("a build_finished event");
+    let finished = build_finished(&out);
     assert_eq!(finished["computed"], 1, "{finished}");
     assert_eq!(deltas(&wh), expected);
 

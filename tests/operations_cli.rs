@@ -177,15 +177,12 @@ fn a_backfill_in_passes_scores_each_date_once_and_equals_single_date_builds() {
         ],
     );
     ok(&out);
-    let finished = stderr(&out)
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
-        .find(|event| event["event"] == "build_finished")
-        .expect("a build_finished event");
+    let finished = build_finished(&out);
     assert_eq!(finished["dates"], 66);
-    assert_eq!(finished["passes"], 3);
-    // The windowed figures of all three passes come from one sweep: 26 accounts' dates are
-    // far inside what the default memory limit sorts without spilling.
+    // Three passes of dates, after three scoring the earlier dates they read (the month
+    // boundaries since the first contract, for the cohorts, and the 30 days before July).
+    assert_eq!(finished["passes"], 6);
+    assert_eq!(finished["score_passes"], 3);
     assert_eq!(finished["sweeps"], 1);
     // A pass reads the scores of the dates 7 and 30 days back that earlier passes computed.
     let history: serde_json::Value =
@@ -201,9 +198,38 @@ fn a_backfill_in_passes_scores_each_date_once_and_equals_single_date_builds() {
     ok(&cl(&single, None, &["ingest"]));
     // The first dates of the second and third passes, and the last.
     for date in ["2026-08-01", "2026-09-01", "2026-09-04"] {
-        ok(&cl(&single, None, &["build", "--as-of", date]));
+        let out = cl(
+            &single,
+            None,
+            &["--log-format", "json", "build", "--as-of", date],
+        );
+        ok(&out);
+        if date == "2026-08-01" {
+            let finished = build_finished(&out);
+            assert_eq!(finished["score_passes"], 2, "{finished}");
+        }
         assert_same(&dated_rows(&wh, date), &dated_rows(&single, date), date);
     }
+    // The first build scored its earlier dates in passes of their own: kept as history,
+    // never published as dated partitions.
+    let mut published: Vec<String> = std::fs::read_dir(single.join("customer_daily"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    published.sort();
+    assert_eq!(
+        published,
+        [
+            "as_of_date=2026-08-01",
+            "as_of_date=2026-09-01",
+            "as_of_date=2026-09-04"
+        ]
+    );
+    let actions = scalar(
+        &single,
+        "select count(distinct as_of_date) from playbook_actions",
+    );
+    assert_eq!(actions, "3");
 }
 
 #[test]

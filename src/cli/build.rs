@@ -7,7 +7,7 @@ use crate::config::Pipeline;
 use crate::error::Result;
 use crate::ingest::convert::{date_to_days, days_to_date};
 use crate::marts::history::{self, HealthHistory};
-use crate::marts::{self, BuildOutcome, MART_TABLES};
+use crate::marts::{self, BuildOutcome, MART_TABLES, PassKind};
 use crate::publish::Publication;
 use crate::report;
 use crate::warehouse::Warehouse;
@@ -84,9 +84,11 @@ const DATES_PER_PASS: usize = 31;
 
 /// Computes the marts for `dates` into the operation's scratch directory, in passes of
 /// [`DATES_PER_PASS`] dates (the whole tables in the last) that read a `window_figures`
-/// computed for them and the passes around them, in sweeps the memory limit holds. Earlier dates' scores still valid in the health history are
-/// read, not recomputed. Returns what to publish: each built date's partition of the dated
-/// tables, the whole tables, and the scores of every date computed, kept as history.
+/// computed for them and the passes around them, in sweeps the memory limit holds. Earlier
+/// dates' scores still valid in the health history are read, not recomputed; more earlier
+/// dates than one pass holds are scored first, in passes of their own. Returns what to
+/// publish: each built date's partition of the dated tables, the whole tables, and the
+/// scores of every date computed, kept as history.
 pub async fn build_step(
     pipeline: &Pipeline,
     op: &mut Operation,
@@ -104,13 +106,33 @@ pub async fn build_step(
         kept: reusable.clone(),
         passes: Vec::new(),
     };
-    // (dates, with the whole tables): the whole tables come with the last pass.
+    // The whole tables come with the last pass.
     let chunks: Vec<&[NaiveDate]> = dates.chunks(DATES_PER_PASS).collect();
-    let passes: Vec<(&[NaiveDate], bool)> = chunks
+    let mut passes: Vec<(&[NaiveDate], PassKind)> = chunks
         .iter()
         .enumerate()
-        .map(|(pass, chunk)| (*chunk, pass + 1 == chunks.len()))
+        .map(|(pass, chunk)| match pass + 1 == chunks.len() {
+            true => (*chunk, PassKind::DatesAndWholeTables),
+            false => (*chunk, PassKind::Dates),
+        })
         .collect();
+    // The earlier dates the passes read and nothing kept holds (a cold build's month
+    // boundaries, about 100 dates at two years of history) are scored first, in passes of
+    // their own, when there are more than a pass's worth: the pass reading them would
+    // otherwise compute them all at once, its memory growing with the history.
+    let requested: BTreeSet<i32> = dates.iter().map(|d| date_to_days(*d)).collect();
+    let earlier: Vec<NaiveDate> =
+        marts::computed_dates(pipeline, &op.warehouse, &passes, &known.dates())
+            .await?
+            .difference(&requested)
+            .map(|day| days_to_date(*day))
+            .collect();
+    if earlier.len() > DATES_PER_PASS {
+        let scores = earlier
+            .chunks(DATES_PER_PASS)
+            .map(|chunk| (chunk, PassKind::ScoresOnly));
+        passes = scores.chain(passes).collect();
+    }
     let progress = output::progress(dates.len() as u64, "building");
     let mut publication = Publication::new(&op.run.id);
     let mut total: Option<BuildOutcome> = None;
@@ -126,7 +148,8 @@ pub async fn build_step(
         Some(*end)
     });
     let mut sweep_end = 0;
-    for (pass, (chunk, whole_tables)) in passes.iter().enumerate() {
+    let mut scored_first = Vec::new();
+    for (pass, (chunk, kind)) in passes.iter().enumerate() {
         if passes.len() > 1 && pass == sweep_end {
             sweep_end = sweep_ends.next().expect("a sweep for every pass");
             let work = op.scratch().join(format!("window_figures-{pass}"));
@@ -147,7 +170,7 @@ pub async fn build_step(
             &op.warehouse,
             chunk,
             &work,
-            *whole_tables,
+            *kind,
             figures.as_deref(),
             &known,
         )
@@ -157,7 +180,9 @@ pub async fn build_step(
         known
             .passes
             .push((outcome.tables_dir.join("health_history"), computed_here));
-        plan_publication(&op.warehouse, op.scratch(), &outcome, &mut publication).await?;
+        if *kind != PassKind::ScoresOnly {
+            plan_publication(&op.warehouse, op.scratch(), &outcome, &mut publication).await?;
+        }
         let staged = format!("{}/health_history", staged_root(op.scratch(), &outcome));
         for date in &outcome.computed {
             if kept.insert(*date) {
@@ -167,6 +192,10 @@ pub async fn build_step(
                     .replace_tree(&op.warehouse, op.scratch(), &partition, &target)
                     .await?;
             }
+        }
+        if *kind == PassKind::ScoresOnly {
+            scored_first.extend(outcome.computed);
+            continue;
         }
         progress.inc(chunk.len() as u64);
         total = Some(match total {
@@ -184,6 +213,7 @@ pub async fn build_step(
     }
     progress.finish_and_clear();
     let mut outcome = total.expect("at least one pass");
+    outcome.computed.extend(scored_first);
     let kept: Vec<NaiveDate> = kept.into_iter().collect();
     history
         .after_build(&fingerprint, &kept)
@@ -205,6 +235,8 @@ pub async fn build_step(
             "computed": outcome.computed.len(),
             "skipped": outcome.skipped.len(),
             "passes": passes.len(),
+            // Of them, passes that only score earlier dates for the others to read.
+            "score_passes": passes.iter().filter(|(_, kind)| *kind == PassKind::ScoresOnly).count(),
             "sweeps": if passes.len() > 1 { sweeps.len() } else { 0 },
             "seconds": seconds,
         }),

@@ -372,6 +372,20 @@ fn subject_schema(customer: &Schema, health: &Schema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// What one pass of [`build`] computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PassKind {
+    /// The dated tables for its dates, with the scores 7 and 30 days before each.
+    Dates,
+    /// The same, and the whole tables as of its last date (with the scores of every month
+    /// boundary).
+    DatesAndWholeTables,
+    /// Only the scores of its dates, kept in the health history for later passes to read:
+    /// a cold build's month boundaries, computed in passes of bounded size instead of all
+    /// in the pass that reads them.
+    ScoresOnly,
+}
+
 /// What a build wrote into its work directory.
 pub struct BuildOutcome {
     /// Table → rows written for the requested dates.
@@ -394,7 +408,7 @@ pub struct BuildOutcome {
 /// Computes the marts for `dates` from the staged tables in `warehouse`. The dates are
 /// those [`dates_with_input`] keeps (it also checks that the staged tables exist).
 ///
-/// With `whole_tables`, also rewrites the retention tables and cohorts as of the last date
+/// With [`PassKind::DatesAndWholeTables`], also rewrites the retention tables and cohorts as of the last date
 /// (a backfill asks for them in its last pass only). `window_figures` is a table from
 /// [`compute_window_figures`] holding at least the dates this build computes; without it the build
 /// computes its own.
@@ -403,7 +417,7 @@ pub async fn build(
     warehouse: &Warehouse,
     dates: &[NaiveDate],
     work: &Path,
-    whole_tables: bool,
+    kind: PassKind,
     window_figures: Option<&Path>,
     known: &history::KnownScores,
 ) -> Result<BuildOutcome> {
@@ -424,7 +438,7 @@ pub async fn build(
         computed,
         reused,
         boundaries,
-    } = plan_dates(&ctx, pipeline, &requested, whole_tables, &known.dates()).await?;
+    } = plan_dates(&ctx, pipeline, &requested, kind, &known.dates()).await?;
     ctx.register_table("as_of_dates", Arc::new(as_of_table(&computed)?))
         .context("as_of_dates")?;
     register_prior_health(&ctx, warehouse, &reused, known).await?;
@@ -495,8 +509,14 @@ pub async fn build(
         "select customer.*, {} from customer_daily_all as customer \
          join health_scores_all as health \
          on health.account_id = customer.account_id and health.as_of_date = customer.as_of_date \
-         where customer.as_of_date in ({day_list})",
-        health_columns.join(", ")
+         where customer.as_of_date in ({day_list}){}",
+        health_columns.join(", "),
+        // A pass for the scores alone publishes no actions.
+        if kind == PassKind::ScoresOnly {
+            " and false"
+        } else {
+            ""
+        }
     );
     let subject_df = ctx.sql(&subject_sql).await.context("playbook subject")?;
     ctx.register_table("subject", subject_df.into_view())
@@ -523,7 +543,7 @@ pub async fn build(
         .await?;
         tables.push((table.name.to_string(), rows));
     }
-    let whole_tables = if whole_tables {
+    let whole_tables = if kind == PassKind::DatesAndWholeTables {
         build_retention(&ctx, pipeline, days_to_date(last), &boundaries, &all).await?
     } else {
         Vec::new()
@@ -554,17 +574,19 @@ async fn plan_dates(
     ctx: &SessionContext,
     pipeline: &Pipeline,
     requested: &BTreeSet<i32>,
-    whole_tables: bool,
+    kind: PassKind,
     reusable: &BTreeSet<i32>,
 ) -> Result<Dates> {
     let mut earlier = BTreeSet::new();
-    for day in requested {
-        earlier.insert(day - 7);
-        earlier.insert(day - 30);
+    if kind != PassKind::ScoresOnly {
+        for day in requested {
+            earlier.insert(day - 7);
+            earlier.insert(day - 30);
+        }
     }
     let last = *requested.iter().next_back().expect("at least one date");
     let first = first_start(ctx, last).await?;
-    let boundaries = if whole_tables {
+    let boundaries = if kind == PassKind::DatesAndWholeTables {
         month_starts(days_to_date(first), days_to_date(last))
     } else {
         Vec::new()
@@ -605,29 +627,40 @@ pub async fn dates_per_sweep(pipeline: &Pipeline, warehouse: &Warehouse) -> Resu
     Ok(account_dates / (accounts as usize).max(1))
 }
 
-/// Computes `window_figures` (sql/marts/window_figures.sql) into `work` for every date that the
-/// builds of `passes` (dates, with whole tables or not) compute, so that they share one
-/// sweep over the history. Returns the table's directory, for [`build`].
-pub async fn compute_window_figures(
+/// Every date the passes compute (dates, with what each computes), in order, each pass
+/// reusing the scores of `reusable` and of the passes before it.
+pub async fn computed_dates(
     pipeline: &Pipeline,
     warehouse: &Warehouse,
-    passes: &[(&[NaiveDate], bool)],
-    work: &Path,
+    passes: &[(&[NaiveDate], PassKind)],
     reusable: &BTreeSet<i32>,
-) -> Result<PathBuf> {
+) -> Result<BTreeSet<i32>> {
     let ctx = engine::session();
     crate::ingest::register_staged(&ctx, warehouse).await?;
     let mut all_dates = BTreeSet::new();
-    // A pass reuses what earlier passes computed, as `build_step` passes them on.
     let mut known = reusable.clone();
-    for (dates, whole_tables) in passes {
+    for (dates, kind) in passes {
         let requested: BTreeSet<i32> = dates.iter().map(|d| date_to_days(*d)).collect();
-        let computed = plan_dates(&ctx, pipeline, &requested, *whole_tables, &known)
+        let computed = plan_dates(&ctx, pipeline, &requested, *kind, &known)
             .await?
             .computed;
         known.extend(&computed);
         all_dates.extend(computed);
     }
+    Ok(all_dates)
+}
+
+/// Computes `window_figures` (sql/marts/window_figures.sql) into `work` for every date that the
+/// builds of `passes` compute, so that they share sweeps over the history. Returns the
+/// table's directory, for [`build`].
+pub async fn compute_window_figures(
+    pipeline: &Pipeline,
+    warehouse: &Warehouse,
+    passes: &[(&[NaiveDate], PassKind)],
+    work: &Path,
+    reusable: &BTreeSet<i32>,
+) -> Result<PathBuf> {
+    let all_dates = computed_dates(pipeline, warehouse, passes, reusable).await?;
     let spill = work.join("spill");
     std::fs::create_dir_all(&spill).map_err(|e| Error::io(&spill, e))?;
     write_window_figures(

@@ -36,6 +36,15 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).to_string()
 }
 
+/// The `build_finished` event of a run with `--log-format json`.
+pub fn build_finished(output: &Output) -> serde_json::Value {
+    stderr(output)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["event"] == "build_finished")
+        .expect("a build_finished event")
+}
+
 pub fn write(dir: &Path, relative: &str, content: impl AsRef<[u8]>) -> PathBuf {
     let path = dir.join(relative);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
