@@ -741,25 +741,21 @@ async fn write_window_figures(
     Ok(path)
 }
 
-/// The span of days one sweep's dates may always cover; a sweep may span as many days as
-/// it may take dates. The distinct-key aggregate keeps a bitset of each key's days over the
-/// span, and one that outgrows its share of the pool emits its partial state early and
-/// spills the final one: at 50,000 accounts (31 dates a sweep) a sweep of 19 months of dates
-/// took 60 s where smaller sweeps over the same events take a fraction.
-const SWEEP_SPAN_DAYS: i32 = 183;
+/// The longest span of days one sweep's dates may cover. The distinct-key aggregate keeps a
+/// bitset of each key's days over the span, and one that outgrows its share of the pool
+/// emits its partial state early and spills the final one: at 50,000 accounts a sweep of 19
+/// months of dates took 60 s where smaller sweeps over the same events take a fraction.
+const MAX_SWEEP_SPAN_DAYS: i32 = 183;
 
 /// `dates` in consecutive parts of at most `per_sweep` dates (at least one) spanning at most
-/// [`SWEEP_SPAN_DAYS`] days or `per_sweep` days, whichever is more.
+/// [`MAX_SWEEP_SPAN_DAYS`] days.
 fn sweep_parts(dates: &BTreeSet<i32>, per_sweep: usize) -> Vec<BTreeSet<i32>> {
-    let span = i32::try_from(per_sweep)
-        .unwrap_or(i32::MAX)
-        .max(SWEEP_SPAN_DAYS);
     let mut parts: Vec<BTreeSet<i32>> = Vec::new();
     for &day in dates {
         match parts.last_mut() {
             Some(part)
                 if part.len() < per_sweep.max(1)
-                    && day - part.first().copied().unwrap_or(day) < span =>
+                    && day - part.first().copied().unwrap_or(day) < MAX_SWEEP_SPAN_DAYS =>
             {
                 part.insert(day);
             }
@@ -1133,7 +1129,5 @@ mod tests {
         );
         // A memory limit too small for one date's accounts still sweeps one date at a time.
         assert_eq!(sweep_parts(&dates, 0).len(), dates.len());
-        // Where the limit holds more dates than 183 days, a sweep spans as many days.
-        assert_eq!(sweep_parts(&dates, 400).len(), 2);
     }
 }
