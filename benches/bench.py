@@ -46,11 +46,27 @@ class Step:
         self.note = ""
 
 
-class OutOfMemory(Exception):
-    """A DuckDB step that ran out of its memory_limit."""
+class StepFailed(Exception):
+    """A command that failed where failing is a result (a DuckDB step at its memory limit)."""
+
+    def __init__(self, reason, seconds):
+        super().__init__(reason)
+        self.reason = reason
+        self.seconds = seconds
 
 
-def measure(command, log_file, env=None, oom_ok=False):
+def failure_reason(stderr):
+    """Why a DuckDB step failed, in a few words for the table."""
+    if "Out of Memory" in stderr:
+        return "out of memory"
+    if "No space left on device" in stderr:
+        return "out of disk for its spill files"
+    lines = [l for l in stderr.splitlines()
+             if l.strip() and not l.startswith(("__time__", "Command exited"))]
+    return lines[-1][:120] if lines else "failed"
+
+
+def measure(command, log_file, env=None, failure_ok=False):
     log("$ " + " ".join(command))
     timed = ["/usr/bin/time", "-f", "__time__ %e %M"] + command
     started = time.monotonic()
@@ -58,8 +74,8 @@ def measure(command, log_file, env=None, oom_ok=False):
     elapsed = time.monotonic() - started
     with open(log_file, "a") as out:
         out.write("$ " + " ".join(command) + "\n" + result.stdout + result.stderr + "\n")
-    if result.returncode != 0 and oom_ok and "Out of Memory" in result.stderr:
-        raise OutOfMemory()
+    if result.returncode != 0 and failure_ok:
+        raise StepFailed(failure_reason(result.stderr), elapsed)
     if result.returncode != 0:
         raise SystemExit(
             f"failed (exit {result.returncode}): {' '.join(command)}\n"
@@ -140,20 +156,27 @@ class Scale:
         return data
 
     def duck(self, script, arguments):
-        """A DuckDB step at the memory limit; if DuckDB runs out of it, again at the retry
-        limit, noted in the table."""
+        """A DuckDB step at the memory limit; if it fails there (out of memory, or out of
+        disk for what it spills), again at the retry limit, noted in the table. A step that
+        fails at both is a result too: the table says so and the benchmark goes on."""
         args = self.args
         command = lambda limit: [sys.executable, os.path.join(ROOT, "benches", "duckdb", script),
                                  *arguments, "--memory-limit", limit]
+        limit, retry = args.duck_memory_limit, args.duck_retry_memory_limit
         try:
-            return measure(command(args.duck_memory_limit), self.log, oom_ok=True)
-        except OutOfMemory:
-            log(f"DuckDB ran out of memory at {args.duck_memory_limit}; "
-                f"again at {args.duck_retry_memory_limit}")
-            step = measure(command(args.duck_retry_memory_limit), self.log)
-            step.note = (f" (out of memory at {args.duck_memory_limit}; "
-                         f"this at {args.duck_retry_memory_limit})")
+            return measure(command(limit), self.log, failure_ok=True)
+        except StepFailed as first:
+            at_limit = f"{first.reason} at {limit} after {first.seconds:.0f} s"
+            log(f"DuckDB: {at_limit}; again at {retry}")
+        try:
+            step = measure(command(retry), self.log, failure_ok=True)
+        except StepFailed as second:
+            log(f"DuckDB: {second.reason} at {retry} too")
+            step = Step(None, None, "")
+            step.note = f" (failed: {at_limit}; {second.reason} at {retry})"
             return step
+        step.note = f" ({at_limit}; this at {retry})"
+        return step
 
     def run(self):
         args = self.args
@@ -230,15 +253,21 @@ class Scale:
 
 
 def gib(n):
-    return f"{n / 2**30:.2f} GiB"
+    return f"{n / 2**30:.2f} GiB" if n is not None else "–"
 
 
 def secs(step):
-    return f"{step.seconds:.1f} s" if step else "–"
+    return f"{step.seconds:.1f} s" if step and step.seconds is not None else "–"
 
 
 def ratio(a, b):
-    return f"{a.seconds / b.seconds:.2f}×" if a and b and b.seconds > 0 else "–"
+    if not (a and b and a.seconds is not None and b.seconds):
+        return "–"
+    return f"{a.seconds / b.seconds:.2f}×"
+
+
+def rate(nbytes, step):
+    return f" ({nbytes / step.seconds / 1e6:.0f} MB/s)" if step.seconds else ""
 
 
 def machine():
@@ -280,12 +309,11 @@ def report(all_results, args):
 
 
 def ingest_rows(lines, r):
-    ingest_rate = r["ingest_bytes"] / r["ingest"].seconds / 1e6
-    duck_rate = r["ingest_bytes"] / r["duck_ingest"].seconds / 1e6
     lines.append(
         f"| {r['scale']} | ingest ({r['ingest_bytes'] / 1e9:.2f} GB decoded) | "
-        f"{secs(r['ingest'])} ({ingest_rate:.0f} MB/s) | {gib(r['ingest'].rss)} | "
-        f"{secs(r['duck_ingest'])} ({duck_rate:.0f} MB/s){r['duck_ingest'].note} | "
+        f"{secs(r['ingest'])}{rate(r['ingest_bytes'], r['ingest'])} | {gib(r['ingest'].rss)} | "
+        f"{secs(r['duck_ingest'])}{rate(r['ingest_bytes'], r['duck_ingest'])}"
+        f"{r['duck_ingest'].note} | "
         f"{gib(r['duck_ingest'].rss)} | "
         f"{ratio(r['ingest'], r['duck_ingest'])} |")
     lines.append(
