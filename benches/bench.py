@@ -202,12 +202,16 @@ class Scale:
         shutil.rmtree(duck, ignore_errors=True)
         results["duck_ingest"] = self.duck(
             "ingest.py", ["--data", view, "--out", os.path.join(duck, "staged")])
+        # Nothing reads DuckDB's copies again (its build reads churnlake's staged tables, as
+        # churnlake's does), and at xl the disk needs their room.
+        shutil.rmtree(duck, ignore_errors=True)
 
         results["build"] = measure(
             self.churnlake(view, warehouse, "build", "--as-of", before), self.log)
         results["duck_build"] = self.duck(
             "run_build.py",
             ["--warehouse", warehouse, "--as-of", before, "--out", os.path.join(duck, "marts")])
+        shutil.rmtree(duck, ignore_errors=True)
 
         if not args.no_backfill:
             first = (END - datetime.timedelta(days=HISTORY_DAYS)).isoformat()
