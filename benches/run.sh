@@ -5,7 +5,8 @@
 #   SCALES=s,m bash benches/run.sh              # a quick look
 #
 # Env: SCALES (default s,m,l,xl), WORK (default /var/tmp/churnlake-bench; the datasets are
-# cached there: l takes about 10 GB, xl 20 GB), MEMORY_LIMIT (default 3GiB, for churnlake
+# cached there. A scale needs about 2.5× its raw files free: l 13 GB of raw files and a 14 GB
+# warehouse, xl 27 + 27 GB, and room for spill files), MEMORY_LIMIT (default 3GiB, for churnlake
 # and DuckDB alike), BIN (a churnlake binary; default: a release build copied into WORK so a
 # rebuild cannot change what is measured), EXTRA (more bench.py flags: --no-backfill,
 # --no-short-history). Prints the results table and writes WORK/results.md.
