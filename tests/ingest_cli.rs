@@ -143,7 +143,11 @@ fn ingest_stages_typed_deduplicated_rows_with_notes_identities_and_fx() {
             "select line, reason from quarantine where source = 'events' order by line"
         ),
         vec![
-            vec!["10", "`timestamp` `yesterday` is not an RFC 3339 timestamp"],
+            vec![
+                "10",
+                "`timestamp` `yesterday` is not an RFC 3339 timestamp (expected RFC 3339: \
+                 YYYY-MM-DDTHH:MM:SS[.fraction] then `Z`, `±HH:MM` or no offset)"
+            ],
             vec![
                 "11",
                 "not valid JSON: EOF while parsing an object at line 1 column 102"

@@ -33,8 +33,9 @@ good = 10
 weight = 1
 "#;
 
-/// Boundaries run from 2025-12-01 (the first line's month) to 2026-06-01, the last month
-/// start on or before the as-of date 2026-06-30: months Dec … May are complete.
+/// Boundaries run from 2025-11-01 (the month ending where the first lines start) to
+/// 2026-06-01, the last month start on or before the as-of date 2026-06-30: months Nov … May
+/// are complete.
 const HANDOFFS: &str = "\
 deal_id,account_id,segment,start_date,end_date,mrr,arr,currency
 a1,a1,smb,2026-01-15,,100,,USD
@@ -96,6 +97,55 @@ fn movements_follow_the_boundary_snapshots() {
     assert_eq!(
         rows,
         vec![
+            // The lines starting on 2025-12-01 are new in November, whose end that is.
+            vec![
+                "a3",
+                "2025-11-01",
+                "new",
+                "0.000000",
+                "200.000000",
+                "200.000000"
+            ],
+            vec![
+                "a4",
+                "2025-11-01",
+                "new",
+                "0.000000",
+                "100.000000",
+                "100.000000"
+            ],
+            vec![
+                "a5",
+                "2025-11-01",
+                "new",
+                "0.000000",
+                "300.000000",
+                "300.000000"
+            ],
+            vec![
+                "a6",
+                "2025-11-01",
+                "new",
+                "0.000000",
+                "80.000000",
+                "80.000000"
+            ],
+            vec![
+                "a7",
+                "2025-11-01",
+                "new",
+                "0.000000",
+                "0.000000",
+                "0.000000"
+            ],
+            vec![
+                "a9",
+                "2025-11-01",
+                "new",
+                "0.000000",
+                "110.000000",
+                "110.000000"
+            ],
             // a8 starts on 2026-01-01 (arr 1200 → mrr 100): inactive at Dec 1, active at Jan 1.
             vec![
                 "a8",
@@ -153,7 +203,7 @@ fn movements_follow_the_boundary_snapshots() {
         ]
     );
     // a2 starts and ends inside February: it never appears. a3 has no row for March (inactive
-    // at both boundaries). a6 renews on the day its line ends: flat, never churned.
+    // at both boundaries). a6 renews on the day its line ends: new once, then flat, never churned.
     let wh = wh(dir.path());
     assert_eq!(
         scalar(
@@ -172,9 +222,9 @@ fn movements_follow_the_boundary_snapshots() {
     assert_eq!(
         scalar(
             &wh,
-            "select count(distinct movement) from mrr_monthly where account_id = 'a6'"
+            "select string_agg(distinct movement, ',' order by movement) from mrr_monthly where account_id = 'a6'"
         ),
-        "1"
+        "flat,new"
     );
     // a7's zero-MRR line keeps it active; the EUR line converts at the rate on 2025-11-30
     // (1.1), fixed for the line's life although the rate later moves to 2.0.
@@ -184,8 +234,8 @@ fn movements_follow_the_boundary_snapshots() {
             "select account_id, cast(min(mrr_end) as varchar), cast(max(mrr_end) as varchar), count(*) from mrr_monthly where account_id in ('a7', 'a9') group by 1 order by 1"
         ),
         vec![
-            vec!["a7", "0.000000", "0.000000", "6"],
-            vec!["a9", "110.000000", "110.000000", "6"]
+            vec!["a7", "0.000000", "0.000000", "7"],
+            vec!["a9", "110.000000", "110.000000", "7"]
         ]
     );
     // Months end at 2026-06-01 <= as_of: June is not complete and not written.
@@ -205,10 +255,26 @@ fn the_retention_equation_and_rates_by_hand() {
          cast(expansion_mrr as varchar), cast(contraction_mrr as varchar), cast(churned_mrr as varchar), \
          cast(mrr_end as varchar) from retention_monthly where segment = 'all' order by month",
     );
-    // At Dec 1: a3 200, a4 100, a5 300, a6 80, a7 0, a9 110 = 790 over 6 logos.
+    // At Dec 1: a3 200, a4 100, a5 300, a6 80, a7 0, a9 110 = 790 over 6 logos, all new
+    // in November.
     assert_eq!(
         rows,
         vec![
+            vec![
+                "2025-11-01",
+                "0",
+                "6",
+                "6",
+                "0",
+                "0",
+                "0.000000",
+                "790.000000",
+                "0.000000",
+                "0.000000",
+                "0.000000",
+                "0.000000",
+                "790.000000"
+            ],
             vec![
                 "2025-12-01",
                 "6",
@@ -312,6 +378,8 @@ fn the_retention_equation_and_rates_by_hand() {
         vec![
             // No churn or contraction: quick ratio has a zero denominator → null; the mean
             // logo churn of the months so far is 0 → LTV null. ARPA 890 / 7 = 127.142857.
+            // November starts from nothing: every rate over mrr_start or logos_start is null.
+            vec!["2025-11-01", "", "", "", "", "131.666667", ""],
             vec!["2025-12-01", "0.0", "0.0", "1.0", "", "127.142857", ""],
             vec!["2026-01-01", "0.0", "0.0", "1.0", "", "123.750000", ""],
             // logo churn 1/8; gross 200/990; NRR 790/990; quick 0/200 = 0; ARPA 790/7;
@@ -397,6 +465,8 @@ c2,c,growth,2026-02-01,,20,,USD
         "select account_id, cast(month as varchar), segment from mrr_monthly order by 1, 2",
     );
     let expected = [
+        // b1 starts on Dec 1, the end of November (new at E): its own segment.
+        ("b", "2025-11-01", "smb"),
         // b2 starts on Mar 1, the end of February, not before it: February is still smb.
         ("b", "2025-12-01", "smb"),
         ("b", "2026-01-01", "smb"),
@@ -617,5 +687,64 @@ fn every_rate_with_a_zero_denominator_is_null() {
                     from retention_monthly where segment = 'startup' and month = date '2025-12-01'"
         ),
         vec![vec!["0", "1", "", "", "", "100.000000"]]
+    );
+}
+
+/// The book's first lines start on 2025-12-01, a month's first day: the month before it
+/// (S = 2025-11-01, E = 2025-12-01) holds their new MRR. a3 200, a4 100, a5 300, a6 80, a7 0
+/// and a9 100 EUR at 1.1 = 110 are active at E: 6 new logos, 790 new MRR.
+#[test]
+fn the_first_month_of_history_counts_the_new_mrr_of_lines_starting_on_its_end() {
+    let dir = book();
+    let wh = wh(dir.path());
+    assert_eq!(
+        query(
+            &wh,
+            "select cast(month as varchar) as month_text, logos_start, new_logos, \
+             cast(mrr_start as varchar), cast(new_mrr as varchar), cast(mrr_end as varchar) \
+             from retention_monthly where segment = 'all' order by month limit 1"
+        ),
+        vec![vec![
+            "2025-11-01",
+            "0",
+            "6",
+            "0.000000",
+            "790.000000",
+            "790.000000"
+        ]]
+    );
+    assert_eq!(
+        query(
+            &wh,
+            "select account_id, movement, cast(new as varchar) from mrr_monthly \
+             where month = date '2025-11-01' order by account_id"
+        ),
+        vec![
+            vec!["a3", "new", "200.000000"],
+            vec!["a4", "new", "100.000000"],
+            vec!["a5", "new", "300.000000"],
+            vec!["a6", "new", "80.000000"],
+            vec!["a7", "new", "0.000000"],
+            vec!["a9", "new", "110.000000"],
+        ]
+    );
+    // Every MRR the history holds was added by some month: the movements from the first
+    // month on sum to the last month's end.
+    assert_eq!(
+        query(
+            &wh,
+            "select cast(sum(new_mrr + reactivation_mrr + expansion_mrr - contraction_mrr - churned_mrr) as varchar), \
+             cast(max(case when month = date '2026-05-01' then mrr_end end) as varchar) \
+             from retention_monthly where segment = 'all'"
+        ),
+        vec![vec!["930.000000", "930.000000"]]
+    );
+    // Nothing starts before 2025-12-01: the cohorts begin there, at period 0.
+    assert_eq!(
+        scalar(
+            &wh,
+            "select cast(min(cohort_month) as varchar) from churn_cohorts"
+        ),
+        "2025-12-01"
     );
 }

@@ -35,8 +35,7 @@ pub struct BuildArgs {
 }
 
 pub async fn execute(global: &GlobalArgs, args: BuildArgs) -> Result<()> {
-    let pipeline = global.load_pipeline()?;
-    marts::check_expressions(&pipeline).await?;
+    let pipeline = global.load_pipeline().await?;
     let (run_id, outcome) = run_build(&pipeline, &[args.as_of], "build").await?;
     if output::is_text() {
         report::print_build(&pipeline, &run_id, &outcome).await?;

@@ -2,7 +2,7 @@
 
 use super::generate::{DatasetArgs, print_summary, write_dataset};
 use super::{BUILTIN_PIPELINE, GlobalArgs};
-use crate::config::{self, Overrides};
+use crate::config::Overrides;
 use crate::error::{Error, Result};
 use crate::report;
 use clap::Args;
@@ -48,8 +48,7 @@ pub async fn execute(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
         ),
         memory_limit: global.memory_limit.clone(),
     };
-    let pipeline = config::load(&pipeline_file, &overrides)?;
-    crate::marts::check_expressions(&pipeline).await?;
+    let pipeline = super::load_pipeline(&pipeline_file, &overrides).await?;
     let (run_id, outcome) = super::ingest::run_ingest(&pipeline, true).await?;
     report::print_ingest(&run_id, &outcome, &pipeline);
     outcome.result?;

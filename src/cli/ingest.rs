@@ -32,7 +32,7 @@ pub struct IngestArgs {
 }
 
 pub async fn execute(global: &GlobalArgs, args: IngestArgs) -> Result<()> {
-    let pipeline = global.load_pipeline()?;
+    let pipeline = global.load_pipeline().await?;
     let (run_id, outcome) = run_ingest(&pipeline, args.full_refresh).await?;
     if output::is_text() {
         report::print_ingest(&run_id, &outcome, &pipeline);

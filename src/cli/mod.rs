@@ -72,10 +72,22 @@ impl GlobalArgs {
         }
     }
 
-    /// Loads and validates the pipeline file.
-    pub fn load_pipeline(&self) -> Result<Pipeline> {
-        config::load(&self.pipeline, &self.overrides())
+    /// Loads and validates the pipeline file, its SQL expressions included.
+    pub async fn load_pipeline(&self) -> Result<Pipeline> {
+        load_pipeline(&self.pipeline, &self.overrides()).await
     }
+}
+
+/// The pipeline file checked whole: every problem of its shape, sources and expressions
+/// in one list (exit code 2), or the pipeline ready to run.
+pub async fn load_pipeline(file: &std::path::Path, overrides: &Overrides) -> Result<Pipeline> {
+    let mut draft = config::read(file, overrides)?;
+    if let Some(pipeline) = &draft.pipeline {
+        for (text, problem) in crate::marts::expression_problems(pipeline).await? {
+            draft.problems.at_text(&text, problem);
+        }
+    }
+    draft.finish()
 }
 
 #[derive(Debug, Subcommand)]

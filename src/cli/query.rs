@@ -18,7 +18,7 @@ pub struct QueryArgs {
 }
 
 pub async fn execute(global: &GlobalArgs, args: QueryArgs) -> Result<()> {
-    let pipeline = global.load_pipeline()?;
+    let pipeline = global.load_pipeline().await?;
     let ctx = engine::session();
     engine::register_warehouse(&ctx, &pipeline.warehouse).await?;
     let df = ctx.sql(&args.sql).await.context("query")?;

@@ -7,7 +7,6 @@ use super::ingest::{ingest_step, logged_sources};
 use super::operation::{Operation, RunLog};
 use super::output;
 use crate::error::{Error, Result};
-use crate::marts;
 use crate::publish::Publication;
 use crate::report;
 use chrono::{Months, NaiveDate};
@@ -35,8 +34,7 @@ pub struct RunArgs {
 }
 
 pub async fn execute_run(global: &GlobalArgs, args: RunArgs) -> Result<()> {
-    let pipeline = global.load_pipeline()?;
-    marts::check_expressions(&pipeline).await?;
+    let pipeline = global.load_pipeline().await?;
     let mut op = Operation::begin(&pipeline, "run").await?;
     let run_id = op.run.id.clone();
     let mut ingested = ingest_step(&pipeline, &mut op, args.full_refresh).await;
@@ -102,8 +100,7 @@ pub struct BackfillArgs {
 }
 
 pub async fn execute_backfill(global: &GlobalArgs, args: BackfillArgs) -> Result<()> {
-    let pipeline = global.load_pipeline()?;
-    marts::check_expressions(&pipeline).await?;
+    let pipeline = global.load_pipeline().await?;
     let dates = schedule(args.from, args.to, args.every)?;
     let (run_id, outcome) = run_build(&pipeline, &dates, "backfill").await?;
     if output::is_text() {

@@ -20,7 +20,7 @@ use clap::Args;
 pub struct UnlockArgs {}
 
 pub async fn execute(global: &GlobalArgs, _args: UnlockArgs) -> Result<()> {
-    let pipeline = global.load_pipeline()?;
+    let pipeline = global.load_pipeline().await?;
     let warehouse = Warehouse::open(&pipeline.warehouse)?;
     match lock::force_unlock(&warehouse).await? {
         Some(holder) => println!("removed the lock of {holder}"),

@@ -18,8 +18,7 @@ use clap::Args;
 pub struct ValidateArgs {}
 
 pub async fn execute(global: &GlobalArgs, _args: ValidateArgs) -> Result<()> {
-    let pipeline = global.load_pipeline()?;
-    crate::marts::check_expressions(&pipeline).await?;
+    let pipeline = global.load_pipeline().await?;
     println!(
         "{}: pipeline `{}` is valid ({} sources, timezone {}, reporting currency {})",
         pipeline.file.display(),

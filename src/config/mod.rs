@@ -11,7 +11,7 @@ pub mod model;
 
 use crate::contract::{NOTE_FIELDS, SourceKind};
 use crate::error::{Error, Result};
-use crate::ingest::reader::{Format, SourceFile};
+use crate::ingest::reader::{Format, SourceFile, repeated_column};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -71,6 +71,21 @@ struct SourceSection {
     /// Handoffs only: extra `Key:` spellings for note fields, per field.
     #[serde(default)]
     note_aliases: BTreeMap<String, Vec<String>>,
+}
+
+impl PipelineSection {
+    /// The section's defaults, standing in for a missing or broken one.
+    fn placeholder() -> Self {
+        PipelineSection {
+            name: String::new(),
+            timezone: default_timezone(),
+            reporting_currency: default_currency(),
+            warehouse: default_warehouse(),
+            data_root: default_data_root(),
+            batch_rows: default_batch_rows(),
+            memory_limit: default_memory_limit(),
+        }
+    }
 }
 
 fn default_timezone() -> String {
@@ -203,8 +218,34 @@ fn default_note_aliases() -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-/// Reads and validates a pipeline file, reporting every problem at once.
+/// Reads and validates a pipeline file, reporting every problem at once. The SQL
+/// expressions are checked a layer up (they plan against the marts), through [`read`].
 pub fn load(file: &Path, overrides: &Overrides) -> Result<Pipeline> {
+    read(file, overrides)?.finish()
+}
+
+/// A pipeline file read as far as its problems allow: the pipeline (with placeholders where
+/// a value was wrong, and without the sources that failed) and every problem found, so that
+/// later checks (the expressions) add theirs to one list.
+pub struct Draft {
+    /// `None` only when the file is not TOML at all.
+    pub pipeline: Option<Pipeline>,
+    pub problems: Problems,
+}
+
+impl Draft {
+    /// The pipeline when nothing was found wrong; every problem otherwise.
+    pub fn finish(self) -> Result<Pipeline> {
+        match self.pipeline {
+            Some(p) if self.problems.list.is_empty() => Ok(p),
+            _ => Err(self.problems.into_error()),
+        }
+    }
+}
+
+/// Reads a pipeline file and checks everything the file alone can tell; fails only when
+/// the file cannot be read.
+pub fn read(file: &Path, overrides: &Overrides) -> Result<Draft> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         Error::Usage(format!(
             "cannot read pipeline file {}: {e}; pass an existing file with --pipeline",
@@ -213,40 +254,34 @@ pub fn load(file: &Path, overrides: &Overrides) -> Result<Pipeline> {
     })?;
     let mut problems = Problems::new(file, &text);
     let pipeline = validate(&text, file, overrides, &mut problems);
-    match pipeline {
-        Some(p) if problems.list.is_empty() => Ok(p),
-        _ => Err(Error::Config {
-            file: file.to_path_buf(),
-            problems: problems.into_sorted(),
-        }),
-    }
+    Ok(Draft { pipeline, problems })
 }
 
-/// Collects problems, each prefixed with `file:line`.
-struct Problems<'a> {
-    file: &'a Path,
-    text: &'a str,
+/// Problems of one pipeline file, each prefixed with `file:line`.
+pub struct Problems {
+    file: PathBuf,
+    text: String,
     /// (line, message), reported in line order.
     list: Vec<(usize, String)>,
 }
 
-impl<'a> Problems<'a> {
-    fn new(file: &'a Path, text: &'a str) -> Self {
+impl Problems {
+    fn new(file: &Path, text: &str) -> Self {
         Problems {
-            file,
-            text,
+            file: file.to_path_buf(),
+            text: text.to_string(),
             list: Vec::new(),
         }
     }
 
     fn at(&mut self, key_path: &[&str], message: impl Into<String>) {
-        let line = line_of(self.text, key_path);
+        let line = line_of(&self.text, key_path);
         self.push(line, message);
     }
 
     /// A problem about a value, located by the line where the value's text first appears.
-    fn at_text(&mut self, value: &str, message: impl Into<String>) {
-        let line = locate::line_of_text(self.text, value);
+    pub fn at_text(&mut self, value: &str, message: impl Into<String>) {
+        let line = locate::line_of_text(&self.text, value);
         self.push(line, message);
     }
 
@@ -257,9 +292,12 @@ impl<'a> Problems<'a> {
         ));
     }
 
-    fn into_sorted(mut self) -> Vec<String> {
+    fn into_error(mut self) -> Error {
         self.list.sort_by_key(|(line, _)| *line);
-        self.list.into_iter().map(|(_, message)| message).collect()
+        Error::Config {
+            file: self.file,
+            problems: self.list.into_iter().map(|(_, message)| message).collect(),
+        }
     }
 }
 
@@ -296,9 +334,10 @@ fn validate(
             None
         }
     };
-    let section = section?;
+    // Past a broken [pipeline], the rest of the file is still checked against the defaults.
+    let section = section.unwrap_or_else(PipelineSection::placeholder);
     let timezone = match section.timezone.parse::<Tz>() {
-        Ok(tz) => Some(tz),
+        Ok(tz) => tz,
         Err(_) => {
             problems.at(
                 &["pipeline", "timezone"],
@@ -307,7 +346,7 @@ fn validate(
                     section.timezone
                 ),
             );
-            None
+            Tz::UTC
         }
     };
     if !is_currency_code(&section.reporting_currency) {
@@ -326,15 +365,15 @@ fn validate(
         .memory_limit
         .clone()
         .unwrap_or_else(|| section.memory_limit.clone());
-    let memory_limit = parse_size(&memory_text);
-    if memory_limit.is_none() {
+    let memory_limit = parse_size(&memory_text).unwrap_or_else(|| {
         problems.at(
             &["pipeline", "memory_limit"],
             format!(
                 "memory_limit `{memory_text}` is not a size; write it like \"512MiB\" or \"3GiB\""
             ),
         );
-    }
+        0
+    });
     let data_root = overrides
         .data_root
         .clone()
@@ -370,12 +409,12 @@ fn validate(
     Some(Pipeline {
         file: file.to_path_buf(),
         name: section.name,
-        timezone: timezone?,
+        timezone,
         reporting_currency: section.reporting_currency,
         warehouse,
         data_root,
         batch_rows: section.batch_rows,
-        memory_limit: memory_limit?,
+        memory_limit,
         sources,
         lifecycle: analytics.lifecycle,
         maturity: analytics.maturity,
@@ -681,6 +720,11 @@ fn validate_source(
                 kind_names.join(", ")
             ),
         );
+        // What does not depend on the kind is still checked: the format and the glob.
+        let format = source_format(name, &section, problems).ok()?;
+        if let Err(message) = resolve_files(&location(&section, data_root), data_root, format) {
+            problems.at(&["sources", name, "path"], message);
+        }
         return None;
     };
     let mut ok = true;
@@ -760,32 +804,10 @@ fn validate_source(
             );
         }
     }
-    let format = match section.format.as_deref().map(Format::parse) {
-        Some(None) => {
-            ok = false;
-            problems.at(
-                &["sources", name, "format"],
-                format!(
-                    "unknown format `{}`; use csv, ndjson or parquet, or leave it out to \
-                     detect it from the extension",
-                    section.format.as_deref().unwrap_or_default()
-                ),
-            );
-            None
-        }
-        Some(Some(f)) => Some(f),
-        None => None,
+    let Ok(format) = source_format(name, &section, problems) else {
+        return None;
     };
-    let location = match data_root.to_str() {
-        Some(root)
-            if crate::warehouse::is_url(root)
-                && !crate::warehouse::is_url(&section.path)
-                && !Path::new(&section.path).is_absolute() =>
-        {
-            format!("{}/{}", root.trim_end_matches('/'), section.path)
-        }
-        _ => section.path.clone(),
-    };
+    let location = location(&section, data_root);
     let files = match resolve_files(&location, data_root, format) {
         Ok(files) => files,
         Err(message) => {
@@ -809,6 +831,44 @@ fn validate_source(
         problems.at(&["sources", name, "columns"], problem);
     }
     ok.then_some(source)
+}
+
+/// The format a source's `format` names, if any; `Err` when it names none we read.
+fn source_format(
+    name: &str,
+    section: &SourceSection,
+    problems: &mut Problems,
+) -> std::result::Result<Option<Format>, ()> {
+    match section.format.as_deref().map(Format::parse) {
+        Some(None) => {
+            problems.at(
+                &["sources", name, "format"],
+                format!(
+                    "unknown format `{}`; use csv, ndjson or parquet, or leave it out to \
+                     detect it from the extension",
+                    section.format.as_deref().unwrap_or_default()
+                ),
+            );
+            Err(())
+        }
+        Some(Some(f)) => Ok(Some(f)),
+        None => Ok(None),
+    }
+}
+
+/// A source's glob, under `data_root` when that is an object-store URL and the glob is
+/// relative.
+fn location(section: &SourceSection, data_root: &Path) -> String {
+    match data_root.to_str() {
+        Some(root)
+            if crate::warehouse::is_url(root)
+                && !crate::warehouse::is_url(&section.path)
+                && !Path::new(&section.path).is_absolute() =>
+        {
+            format!("{}/{}", root.trim_end_matches('/'), section.path)
+        }
+        _ => section.path.clone(),
+    }
 }
 
 /// Expands a source glob into files in path order, each with its format.
@@ -865,6 +925,15 @@ fn check_csv_headers(source: &Source) -> Vec<String> {
                 continue;
             }
         };
+        let fields: Vec<&str> = source.kind.fields().iter().map(|f| f.name).collect();
+        let columns: Vec<Option<String>> = fields
+            .iter()
+            .map(|f| source.column_for(f, Format::Csv).map(str::to_string))
+            .collect();
+        let names = header.iter().map(String::as_str);
+        if let Some(problem) = repeated_column(&fields, &columns, names, "header") {
+            problems.push(format!("{}: {problem}", file.path.display()));
+        }
         for field in source.kind.fields().iter().filter(|f| f.required) {
             if let Some(column) = source.column_for(field.name, Format::Csv)
                 && !header.iter().any(|h| h == column)

@@ -1,9 +1,10 @@
 //! Converting the raw text of a field into its typed value, with the reason when it fails.
 //!
 //! The rules are SPEC §1–§2: RFC 3339 timestamps (a `T` or a space, either case, offsets
-//! optional and then read in the pipeline timezone), `YYYY-MM-DD` dates, decimals with 6
-//! fractional digits rounded half away from zero, enums matched case-insensitively, ranges
-//! enforced. Pure functions only: no I/O, no Arrow.
+//! optional and then read in the pipeline timezone, `Z` or `±HH:MM` when given), `YYYY-MM-DD`
+//! dates, decimals with 6 fractional digits rounded half away from zero, enum values and
+//! currency codes exactly as the contract spells them, ranges enforced. Pure functions only:
+//! no I/O, no Arrow.
 
 use crate::contract::{Field, FieldType};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
@@ -80,25 +81,24 @@ pub fn convert(field: &Field, raw: Option<&str>, tz: Tz) -> Result<Value, String
             .map(Value::Timestamp)
             .map_err(|why| format!("`{name}` `{text}` {why}")),
         FieldType::Currency => {
-            let code = text.to_ascii_uppercase();
-            if crate::config::is_currency_code(&code) {
-                Ok(Value::Text(code))
+            if crate::config::is_currency_code(text) {
+                Ok(Value::Text(text.to_string()))
             } else {
                 Err(format!(
-                    "`{name}` `{text}` is not an ISO 4217 currency code"
+                    "`{name}` `{text}` is not an ISO 4217 currency code (three upper-case \
+                     letters, such as USD)"
                 ))
             }
         }
-        FieldType::Enum(allowed) => {
-            let lower = text.to_ascii_lowercase();
-            match allowed.iter().find(|a| **a == lower) {
-                Some(a) => Ok(Value::Text(a.to_string())),
-                None => Err(format!(
-                    "`{name}` `{text}` is not one of {}",
-                    allowed.join(", ")
-                )),
-            }
-        }
+        // Values in another case are rejected, not folded: the contract lists them as the
+        // exporters write them, and a `Solved` says the row did not come from one.
+        FieldType::Enum(allowed) => match allowed.iter().find(|a| **a == text) {
+            Some(a) => Ok(Value::Text(a.to_string())),
+            None => Err(format!(
+                "`{name}` `{text}` is not one of {} (lower case, as listed)",
+                allowed.join(", ")
+            )),
+        },
         FieldType::Tags => Ok(Value::List(parse_tags(text))),
     }
 }
@@ -200,7 +200,12 @@ pub fn days_to_date(days: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE).expect("date in range")
 }
 
+/// The form [`parse_timestamp`] accepts, for messages.
+const TIMESTAMP_FORM: &str =
+    "RFC 3339: YYYY-MM-DDTHH:MM:SS[.fraction] then `Z`, `±HH:MM` or no offset";
+
 /// RFC 3339 with `T` or a space, either case; without an offset the time is local to `tz`.
+/// An ISO 8601 basic offset (`+0900`) is not RFC 3339 and is refused, naming the form.
 pub fn parse_timestamp(text: &str, tz: Tz) -> Result<i64, String> {
     let mut normalized = text.to_string();
     if normalized.len() > 10 && matches!(normalized.as_bytes()[10], b' ' | b't') {
@@ -210,18 +215,32 @@ pub fn parse_timestamp(text: &str, tz: Tz) -> Result<i64, String> {
         normalized.pop();
         normalized.push('Z');
     }
+    let refused = || format!("is not an RFC 3339 timestamp (expected {TIMESTAMP_FORM})");
+    // chrono's RFC 3339 parser takes a colon-less offset too; the contract does not.
+    if let Some(offset) = numeric_offset(&normalized) {
+        let b = offset.as_bytes();
+        if offset.len() != 6 || b[3] != b':' {
+            return Err(format!(
+                "has the offset `{offset}`, which is not RFC 3339 (expected {TIMESTAMP_FORM})"
+            ));
+        }
+    }
     if let Ok(aware) = DateTime::parse_from_rfc3339(&normalized) {
         return Ok(aware.timestamp_micros());
     }
-    if let Ok(aware) = DateTime::parse_from_str(&normalized, "%Y-%m-%dT%H:%M:%S%.f%z") {
-        return Ok(aware.timestamp_micros());
-    }
     let naive = NaiveDateTime::parse_from_str(&normalized, "%Y-%m-%dT%H:%M:%S%.f")
-        .map_err(|_| "is not an RFC 3339 timestamp".to_string())?;
+        .map_err(|_| refused())?;
     tz.from_local_datetime(&naive)
         .earliest()
         .map(|t| t.timestamp_micros())
         .ok_or_else(|| format!("does not exist in timezone {tz} (a daylight-saving gap)"))
+}
+
+/// The `+…` / `-…` offset after a timestamp's time of day, if it has one.
+fn numeric_offset(text: &str) -> Option<&str> {
+    // Past `YYYY-MM-DDTHH:MM`, a sign can only start an offset.
+    let time = text.get(16..)?;
+    time.find(['+', '-']).map(|at| &time[at..])
 }
 
 /// The calendar date of a UTC instant in `tz`, as days since the epoch.
@@ -297,6 +316,10 @@ mod tests {
             "naive times are read in the pipeline timezone"
         );
         assert!(parse_timestamp("yesterday", utc).is_err());
+        for basic in ["2024-03-10T21:00:00+0900", "2024-03-10 21:00:00-0500"] {
+            let refused = parse_timestamp(basic, utc).unwrap_err();
+            assert!(refused.contains("±HH:MM"), "{basic}: {refused}");
+        }
         assert!(parse_timestamp("2026-13-45T00:00:00Z", utc).is_err());
     }
 

@@ -32,7 +32,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
 use indicatif::ProgressBar;
-use reader::{Item, Projection, SourceFile, read_records};
+use reader::{Item, Projection, Shape, SourceFile, read_records};
 use shape::{Rejection, Shaper, raw_tables};
 use staging::{Held, STAGING_MODELS, StagingModel};
 use state::{FileState, Manifest, Plan, SourceState};
@@ -567,10 +567,12 @@ fn read_file(
         .iter()
         .map(|f| source.column_for(f.name, file.format).map(str::to_string))
         .collect();
+    let shapes: Vec<Shape> = fields.iter().map(|f| Shape::of(f.ty)).collect();
     let projection = Projection {
         fields: &names,
         columns: &columns,
         required: &required,
+        shapes: &shapes,
     };
     let mut valid = 0u64;
     let mut first_rejections = Vec::new();

@@ -5,6 +5,7 @@
 //! of memory at a time: no file is ever held whole. It does not convert types (that is
 //! `convert`) and it does not decide what a bad record means (that is the caller's quarantine).
 
+use crate::contract::FieldType;
 use crate::error::{Error, Result};
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StructArray};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -218,6 +219,110 @@ pub struct Projection<'a> {
     pub columns: &'a [Option<String>],
     /// Whether each field is required: a required column missing from a file fails it.
     pub required: &'a [bool],
+    /// The shapes of value each field takes in a nested source (NDJSON, Parquet).
+    pub shapes: &'a [Shape],
+}
+
+/// The shapes of value a field takes from a nested source. CSV holds text only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A string or a number, read as its text (ids, names, amounts, timestamps).
+    Scalar,
+    /// A scalar, or an array of them (tags).
+    List,
+    /// Any value, kept as JSON text (Segment `properties` and `traits`).
+    Any,
+}
+
+impl Shape {
+    /// What a contract field takes: nested JSON for `Json`, arrays for tags, else a scalar.
+    pub fn of(ty: FieldType) -> Shape {
+        match ty {
+            FieldType::Json => Shape::Any,
+            FieldType::Tags => Shape::List,
+            _ => Shape::Scalar,
+        }
+    }
+
+    fn takes(self, kind: ValueKind) -> bool {
+        match self {
+            Shape::Scalar => matches!(kind, ValueKind::String | ValueKind::Number),
+            Shape::List => matches!(
+                kind,
+                ValueKind::String | ValueKind::Number | ValueKind::Array
+            ),
+            Shape::Any => true,
+        }
+    }
+
+    fn expected(self) -> &'static str {
+        match self {
+            Shape::Scalar => "a string or a number",
+            Shape::List => "a string, a number or an array",
+            Shape::Any => "any value",
+        }
+    }
+}
+
+/// The kind of a JSON value (a Parquet column's type is mapped onto the same kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    String,
+    Number,
+    Bool,
+    Object,
+    Array,
+}
+
+impl ValueKind {
+    fn name(self) -> &'static str {
+        match self {
+            ValueKind::String => "string",
+            ValueKind::Number => "number",
+            ValueKind::Bool => "boolean",
+            ValueKind::Object => "object",
+            ValueKind::Array => "array",
+        }
+    }
+
+    fn of_json(value: &serde_json::Value) -> Option<ValueKind> {
+        use serde_json::Value as J;
+        match value {
+            J::Null => None,
+            J::Bool(_) => Some(ValueKind::Bool),
+            J::Number(_) => Some(ValueKind::Number),
+            J::String(_) => Some(ValueKind::String),
+            J::Array(_) => Some(ValueKind::Array),
+            J::Object(_) => Some(ValueKind::Object),
+        }
+    }
+
+    /// Parquet columns by Arrow type: nested types are objects or arrays.
+    fn of_arrow(ty: &datafusion::arrow::datatypes::DataType) -> ValueKind {
+        use datafusion::arrow::datatypes::DataType as T;
+        match ty {
+            T::Boolean => ValueKind::Bool,
+            T::Struct(_) | T::Map(..) => ValueKind::Object,
+            T::List(_)
+            | T::LargeList(_)
+            | T::FixedSizeList(..)
+            | T::ListView(_)
+            | T::LargeListView(_) => ValueKind::Array,
+            T::Utf8 | T::LargeUtf8 | T::Utf8View => ValueKind::String,
+            // Numbers, dates, timestamps and binary all render as text a field can convert.
+            _ => ValueKind::Number,
+        }
+    }
+}
+
+/// Why a mapped value has the wrong shape for its field: names the field, its column and
+/// the kind found.
+fn misfit(field: &str, column: &str, format: &str, found: ValueKind, shape: Shape) -> String {
+    format!(
+        "`{field}` (`{column}`) holds a {format} {}; expected {}",
+        found.name(),
+        shape.expected()
+    )
 }
 
 /// What reading one file took in.
@@ -253,6 +358,46 @@ fn missing_column(file: &SourceFile, field: &str, column: &str) -> Error {
     )
 }
 
+/// SPEC §2 "can't be read": a mapped column that a file names more than once would let one
+/// of two sets of values win silently. The message names the column, its 1-based positions
+/// among `names` (a header's or a schema's) and the field mapped to it.
+pub fn repeated_column<'h>(
+    fields: &[&str],
+    columns: &[Option<String>],
+    names: impl Iterator<Item = &'h str> + Clone,
+    what: &str,
+) -> Option<String> {
+    fields.iter().zip(columns).find_map(|(field, column)| {
+        let column = column.as_ref()?;
+        let positions: Vec<String> = names
+            .clone()
+            .enumerate()
+            .filter(|(_, name)| name == column)
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        (positions.len() > 1).then(|| {
+            format!(
+                "{what} names column `{column}` {} times (positions {}), and field `{field}` \
+                 maps to it; rename or remove all but one",
+                positions.len(),
+                positions.join(" and ")
+            )
+        })
+    })
+}
+
+fn check_unique_columns<'h>(
+    file: &SourceFile,
+    projection: &Projection,
+    names: impl Iterator<Item = &'h str> + Clone,
+    what: &str,
+) -> Result<()> {
+    match repeated_column(projection.fields, projection.columns, names, what) {
+        Some(message) => Err(Error::io(file.name(), message)),
+        None => Ok(()),
+    }
+}
+
 fn read_csv(
     file: &SourceFile,
     projection: &Projection,
@@ -261,7 +406,7 @@ fn read_csv(
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(file.open()?);
+        .from_reader(QuoteWatch::new(file.open()?));
     let header: Vec<String> = reader
         .byte_headers()
         .map_err(|e| file.read_error(&e))?
@@ -271,6 +416,12 @@ fn read_csv(
     if header.iter().all(|h| h.is_empty()) {
         return Ok(FileRead::default());
     }
+    check_unique_columns(
+        file,
+        projection,
+        header.iter().map(String::as_str),
+        "the header",
+    )?;
     let mut indices = Vec::with_capacity(projection.columns.len());
     for (i, column) in projection.columns.iter().enumerate() {
         let index = column
@@ -291,6 +442,17 @@ fn read_csv(
         }
         rows += 1;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if reader.get_ref().ends_in_quote(reader.position().byte()) {
+            on_item(Item::Unreadable {
+                line,
+                raw: RawText::Csv(&record).render(),
+                field: None,
+                reason: "unterminated quoted field: a quote opened in this record is \
+                         never closed before the end of the file"
+                    .into(),
+            })?;
+            continue;
+        }
         if record.len() != header.len() {
             on_item(Item::Unreadable {
                 line,
@@ -337,6 +499,71 @@ fn read_csv(
     })
 }
 
+/// Follows the quoting of a CSV byte stream as the csv reader reads it, so that a record
+/// ending the file inside an open quote can be told from a complete one: the csv reader
+/// ends such a record at the end of the file without a word (RFC 4180 has it unparseable).
+struct QuoteWatch<R> {
+    inner: R,
+    state: Quoting,
+    /// Bytes read so far.
+    read: u64,
+    /// The stream has ended.
+    ended: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted field: the field's end, or the first of an escaped pair.
+    QuoteInQuoted,
+}
+
+impl<R: std::io::Read> QuoteWatch<R> {
+    fn new(inner: R) -> Self {
+        QuoteWatch {
+            inner,
+            state: Quoting::FieldStart,
+            read: 0,
+            ended: false,
+        }
+    }
+
+    /// Whether the record the csv reader has just ended, at byte `end`, is the stream's
+    /// last and was cut off inside a quoted field.
+    fn ends_in_quote(&self, end: u64) -> bool {
+        self.ended && end == self.read && self.state == Quoting::Quoted
+    }
+
+    fn follow(&mut self, bytes: &[u8]) {
+        for (i, &b) in bytes.iter().enumerate() {
+            let at = self.read + i as u64;
+            self.state = match (self.state, b) {
+                (Quoting::FieldStart | Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
+                (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
+                (Quoting::Quoted, _) => Quoting::Quoted,
+                (_, b',' | b'\n' | b'\r') => Quoting::FieldStart,
+                // A byte-order mark before the header leaves its first field unstarted.
+                (Quoting::FieldStart, 0xEF | 0xBB | 0xBF) if at < 3 => Quoting::FieldStart,
+                _ => Quoting::Unquoted,
+            };
+        }
+        self.read += bytes.len() as u64;
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for QuoteWatch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.ended = true;
+        }
+        self.follow(&buf[..n]);
+        Ok(n)
+    }
+}
+
 fn read_ndjson(
     file: &SourceFile,
     projection: &Projection,
@@ -372,8 +599,9 @@ fn read_ndjson(
             })?;
             continue;
         };
-        let mut found: Vec<Option<Cow<str>>> = vec![None; projection.columns.len()];
-        if let Err(e) = paths.extract(text, &mut found) {
+        let mut found: Vec<Option<Leaf>> = vec![None; projection.columns.len()];
+        let mut trouble = None;
+        if let Err(e) = paths.extract(text, &mut found, &mut trouble) {
             on_item(Item::Unreadable {
                 line,
                 raw: text.to_string(),
@@ -382,7 +610,31 @@ fn read_ndjson(
             })?;
             continue;
         }
-        let values: Vec<Option<&str>> = found.iter().map(|v| v.as_deref()).collect();
+        let misfit = found.iter().enumerate().find_map(|(slot, leaf)| {
+            let leaf = leaf.as_ref()?;
+            let shape = projection.shapes[slot];
+            (!shape.takes(leaf.kind)).then(|| {
+                let column = projection.columns[slot].as_deref().unwrap_or_default();
+                let field = projection.fields[slot];
+                Trouble {
+                    slot,
+                    reason: misfit(field, column, "JSON", leaf.kind, shape),
+                }
+            })
+        });
+        if let Some(trouble) = trouble.or(misfit) {
+            on_item(Item::Unreadable {
+                line,
+                raw: text.to_string(),
+                field: Some(projection.fields[trouble.slot].to_string()),
+                reason: trouble.reason,
+            })?;
+            continue;
+        }
+        let values: Vec<Option<&str>> = found
+            .iter()
+            .map(|v| v.as_ref().map(|leaf| leaf.text.as_ref()))
+            .collect();
         on_item(Item::Record {
             line,
             values: &values,
@@ -392,10 +644,35 @@ fn read_ndjson(
     Ok(FileRead { rows, bytes })
 }
 
+/// A mapped value as found in a document: its text (see [`LeafText`]) and its kind.
+#[derive(Debug, Clone)]
+struct Leaf<'de> {
+    text: Cow<'de, str>,
+    kind: ValueKind,
+}
+
+impl Leaf<'_> {
+    fn of_json(value: &serde_json::Value) -> Option<Leaf<'static>> {
+        Some(Leaf {
+            kind: ValueKind::of_json(value)?,
+            text: Cow::Owned(json_text(value)?),
+        })
+    }
+}
+
+/// A document whose mapped paths cannot be read as they stand: a key given twice, or an
+/// object on the way to a field that is not one. `slot` is the field it concerns.
+struct Trouble {
+    slot: usize,
+    reason: String,
+}
+
 /// The mapped dotted paths of an NDJSON source as a tree of keys, so that a document is
 /// parsed once keeping only the mapped values: everything else is skipped, never built.
 #[derive(Debug, Default)]
 struct PathTree {
+    /// The dotted path to this key (empty at the root), for messages.
+    path: String,
     /// The projection slot this key's value fills, when a path ends here.
     slot: Option<usize>,
     children: Vec<(String, PathTree)>,
@@ -411,7 +688,15 @@ impl PathTree {
                 let at = match node.children.iter().position(|(k, _)| k == key) {
                     Some(at) => at,
                     None => {
-                        node.children.push((key.to_string(), PathTree::default()));
+                        let path = match node.path.as_str() {
+                            "" => key.to_string(),
+                            parent => format!("{parent}.{key}"),
+                        };
+                        let child = PathTree {
+                            path,
+                            ..PathTree::default()
+                        };
+                        node.children.push((key.to_string(), child));
                         node.children.len() - 1
                     }
                 };
@@ -422,51 +707,93 @@ impl PathTree {
         root
     }
 
-    fn child(&self, key: &str) -> Option<&PathTree> {
-        self.children.iter().find(|(k, _)| k == key).map(|(_, c)| c)
+    fn child(&self, key: &str) -> Option<(usize, &PathTree)> {
+        self.children
+            .iter()
+            .enumerate()
+            .find(|(_, (k, _))| k == key)
+            .map(|(at, (_, c))| (at, c))
     }
 
-    /// Fills `found` (one slot per column) from one document. A key given twice keeps its
-    /// last value, as a parsed JSON object does.
+    /// The first slot this subtree fills: the field a problem with it is reported under.
+    fn first_slot(&self) -> usize {
+        self.slot
+            .into_iter()
+            .chain(self.children.iter().map(|(_, c)| c.first_slot()))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Fills `found` (one slot per column) from one document; the first problem with the
+    /// mapped paths goes to `trouble`.
     fn extract<'de>(
         &self,
         text: &'de str,
-        found: &mut [Option<Cow<'de, str>>],
+        found: &mut [Option<Leaf<'de>>],
+        trouble: &mut Option<Trouble>,
     ) -> serde_json::Result<()> {
         use serde::de::DeserializeSeed;
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        Extract { node: self, found }.deserialize(&mut deserializer)?;
+        Extract {
+            node: self,
+            found,
+            trouble,
+        }
+        .deserialize(&mut deserializer)?;
         deserializer.end()
     }
 
     /// The slots of this subtree from a parsed value.
-    fn fill_from(&self, value: &serde_json::Value, found: &mut [Option<Cow<'_, str>>]) {
+    fn fill_from(
+        &self,
+        value: &serde_json::Value,
+        found: &mut [Option<Leaf<'_>>],
+        trouble: &mut Option<Trouble>,
+    ) {
         if let Some(slot) = self.slot {
-            found[slot] = json_text(value).map(Cow::Owned);
+            found[slot] = Leaf::of_json(value);
         }
-        for (key, child) in &self.children {
-            match value.get(key) {
-                Some(inner) => child.fill_from(inner, found),
-                None => child.clear(found),
+        if self.children.is_empty() {
+            return;
+        }
+        match value {
+            serde_json::Value::Object(object) => {
+                for (key, child) in &self.children {
+                    if let Some(inner) = object.get(key) {
+                        child.fill_from(inner, found, trouble);
+                    }
+                }
             }
+            serde_json::Value::Null => {}
+            // A path ends here as well, so this value is that field's: only the deeper
+            // paths go unread.
+            _ if self.slot.is_some() => {}
+            other => self.not_an_object(ValueKind::of_json(other), trouble),
         }
     }
 
-    /// Empties the slots of this subtree (a repeated key replaces what the first gave).
-    fn clear(&self, found: &mut [Option<Cow<'_, str>>]) {
-        if let Some(slot) = self.slot {
-            found[slot] = None;
-        }
-        for (_, child) in &self.children {
-            child.clear(found);
-        }
+    /// Records that this node's value, which mapped paths go through, is not an object.
+    fn not_an_object(&self, found: Option<ValueKind>, trouble: &mut Option<Trouble>) {
+        let Some(found) = found else { return };
+        let what = match self.path.as_str() {
+            "" => "the record".to_string(),
+            path => format!("`{path}`"),
+        };
+        trouble.get_or_insert(Trouble {
+            slot: self.first_slot(),
+            reason: format!(
+                "{what} is a JSON {}, not an object holding the mapped paths below it",
+                found.name()
+            ),
+        });
     }
 }
 
 /// Walks one JSON value for the paths of `node`.
 struct Extract<'t, 'f, 'de> {
     node: &'t PathTree,
-    found: &'f mut [Option<Cow<'de, str>>],
+    found: &'f mut [Option<Leaf<'de>>],
+    trouble: &'f mut Option<Trouble>,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for Extract<'_, '_, 'de> {
@@ -485,14 +812,18 @@ impl<'de> serde::de::DeserializeSeed<'de> for Extract<'_, '_, 'de> {
             (Some(_), false) => {
                 // A path ends here and others go on below it: rare, so parsed whole.
                 let value = serde_json::Value::deserialize(deserializer)?;
-                self.node.fill_from(&value, self.found);
+                self.node.fill_from(&value, self.found, self.trouble);
                 Ok(())
             }
-            (None, _) => {
-                self.node.clear(self.found);
-                deserializer.deserialize_any(self)
-            }
+            (None, _) => deserializer.deserialize_any(self),
         }
+    }
+}
+
+impl<'t, 'de> Extract<'t, '_, 'de> {
+    /// A value other than an object where mapped paths go on below.
+    fn not_an_object(self, kind: Option<ValueKind>) {
+        self.node.not_an_object(kind, self.trouble);
     }
 }
 
@@ -507,12 +838,26 @@ impl<'de> serde::de::Visitor<'de> for Extract<'_, '_, 'de> {
     where
         A: serde::de::MapAccess<'de>,
     {
+        // A mapped key given twice: which value holds is a guess, so the record is refused.
+        let mut seen = vec![false; self.node.children.len()];
         while let Some(key) = map.next_key_seed(KeyText)? {
             match self.node.child(&key) {
-                Some(child) => map.next_value_seed(Extract {
-                    node: child,
-                    found: &mut *self.found,
-                })?,
+                Some((at, child)) => {
+                    if std::mem::replace(&mut seen[at], true) {
+                        self.trouble.get_or_insert(Trouble {
+                            slot: child.first_slot(),
+                            reason: format!(
+                                "key `{}` appears twice in the record; keep one",
+                                child.path
+                            ),
+                        });
+                    }
+                    map.next_value_seed(Extract {
+                        node: child,
+                        found: &mut *self.found,
+                        trouble: &mut *self.trouble,
+                    })?
+                }
                 None => {
                     map.next_value::<serde::de::IgnoredAny>()?;
                 }
@@ -521,32 +866,37 @@ impl<'de> serde::de::Visitor<'de> for Extract<'_, '_, 'de> {
         Ok(())
     }
 
-    // Any other value holds none of the paths below it.
     fn visit_seq<A>(self, mut seq: A) -> std::result::Result<(), A::Error>
     where
         A: serde::de::SeqAccess<'de>,
     {
         while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        self.not_an_object(Some(ValueKind::Array));
         Ok(())
     }
 
     fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+        self.not_an_object(Some(ValueKind::Bool));
         Ok(())
     }
 
     fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+        self.not_an_object(Some(ValueKind::Number));
         Ok(())
     }
 
     fn visit_u64<E>(self, _: u64) -> std::result::Result<(), E> {
+        self.not_an_object(Some(ValueKind::Number));
         Ok(())
     }
 
     fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+        self.not_an_object(Some(ValueKind::Number));
         Ok(())
     }
 
     fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+        self.not_an_object(Some(ValueKind::String));
         Ok(())
     }
 
@@ -585,44 +935,54 @@ impl<'de> serde::de::Visitor<'de> for KeyText {
     }
 }
 
-/// A mapped value as [`json_text`] gives it: strings as themselves (borrowed from the line
-/// unless they hold escapes), other scalars and objects and arrays as JSON text, null as
-/// absent.
+/// A mapped value as [`json_text`] gives it, with its kind: strings as themselves (borrowed
+/// from the line unless they hold escapes), other scalars and objects and arrays as JSON
+/// text, null as absent.
 struct LeafText;
 
+impl LeafText {
+    fn leaf<'de, E>(
+        text: Cow<'de, str>,
+        kind: ValueKind,
+    ) -> std::result::Result<Option<Leaf<'de>>, E> {
+        Ok(Some(Leaf { text, kind }))
+    }
+}
+
 impl<'de> serde::de::Visitor<'de> for LeafText {
-    type Value = Option<Cow<'de, str>>;
+    type Value = Option<Leaf<'de>>;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
         formatter.write_str("any JSON value")
     }
 
     fn visit_borrowed_str<E>(self, text: &'de str) -> std::result::Result<Self::Value, E> {
-        Ok(Some(Cow::Borrowed(text)))
+        Self::leaf(Cow::Borrowed(text), ValueKind::String)
     }
 
     fn visit_str<E>(self, text: &str) -> std::result::Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(text.to_string())))
+        Self::leaf(Cow::Owned(text.to_string()), ValueKind::String)
     }
 
     fn visit_string<E>(self, text: String) -> std::result::Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(text)))
+        Self::leaf(Cow::Owned(text), ValueKind::String)
     }
 
     fn visit_bool<E>(self, value: bool) -> std::result::Result<Self::Value, E> {
-        Ok(Some(Cow::Borrowed(if value { "true" } else { "false" })))
+        let text = if value { "true" } else { "false" };
+        Self::leaf(Cow::Borrowed(text), ValueKind::Bool)
     }
 
     fn visit_i64<E>(self, value: i64) -> std::result::Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(value.to_string())))
+        Self::leaf(Cow::Owned(value.to_string()), ValueKind::Number)
     }
 
     fn visit_u64<E>(self, value: u64) -> std::result::Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(value.to_string())))
+        Self::leaf(Cow::Owned(value.to_string()), ValueKind::Number)
     }
 
     fn visit_f64<E>(self, value: f64) -> std::result::Result<Self::Value, E> {
-        Ok(json_text(&serde_json::Value::from(value)).map(Cow::Owned))
+        Ok(Leaf::of_json(&serde_json::Value::from(value)))
     }
 
     fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
@@ -636,7 +996,7 @@ impl<'de> serde::de::Visitor<'de> for LeafText {
         use serde::Deserialize;
         let value =
             serde_json::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-        Ok(json_text(&value).map(Cow::Owned))
+        Ok(Leaf::of_json(&value))
     }
 
     fn visit_seq<A>(self, seq: A) -> std::result::Result<Self::Value, A::Error>
@@ -646,7 +1006,7 @@ impl<'de> serde::de::Visitor<'de> for LeafText {
         use serde::Deserialize;
         let value =
             serde_json::Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
-        Ok(json_text(&value).map(Cow::Owned))
+        Ok(Leaf::of_json(&value))
     }
 }
 
@@ -667,8 +1027,12 @@ fn read_parquet(
 ) -> Result<FileRead> {
     let handle =
         File::open(&file.path).map_err(|e| Error::io(file.name(), format!("cannot open: {e}")))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(handle)
-        .map_err(|e| Error::io(file.name(), format!("not a readable Parquet file: {e}")))?
+    let builder = ParquetRecordBatchReaderBuilder::try_new(handle)
+        .map_err(|e| Error::io(file.name(), format!("not a readable Parquet file: {e}")))?;
+    let schema = builder.schema().clone();
+    let names = schema.fields().iter().map(|f| f.name().as_str());
+    check_unique_columns(file, projection, names, "the schema")?;
+    let reader = builder
         .with_batch_size(batch_rows)
         .build()
         .map_err(|e| Error::io(file.name(), format!("not a readable Parquet file: {e}")))?;
@@ -686,6 +1050,19 @@ fn read_parquet(
             }
             arrays.push(array);
         }
+        // A column whose type no value of its field can take: each of its values is a
+        // bad row (nulls are absent values, which the field may allow).
+        let misfits: Vec<Option<String>> = arrays
+            .iter()
+            .enumerate()
+            .map(|(i, array)| {
+                let kind = ValueKind::of_arrow(array.as_ref()?.data_type());
+                let shape = projection.shapes[i];
+                let column = projection.columns[i].as_deref().unwrap_or_default();
+                (!shape.takes(kind))
+                    .then(|| misfit(projection.fields[i], column, "Parquet", kind, shape))
+            })
+            .collect();
         let formatters = arrays
             .iter()
             .map(|a| {
@@ -703,6 +1080,20 @@ fn read_parquet(
                     _ => None,
                 };
                 pairs.push((projection.fields[i].to_string(), slot.clone()));
+            }
+            let misfit = misfits
+                .iter()
+                .enumerate()
+                .find(|(i, m)| m.is_some() && values[*i].is_some());
+            if let Some((i, Some(reason))) = misfit {
+                on_item(Item::Unreadable {
+                    line: row_index,
+                    raw: RawText::Parquet(&pairs).render(),
+                    field: Some(projection.fields[i].to_string()),
+                    reason: reason.clone(),
+                })?;
+                row_index += 1;
+                continue;
             }
             let view: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
             on_item(Item::Record {

@@ -216,9 +216,9 @@ async fn planning_session() -> Result<SessionContext> {
     Ok(ctx)
 }
 
-/// Checks every SQL expression of the pipeline file against the columns it may name,
-/// reporting all problems at once with their lines (exit code 2).
-pub async fn check_expressions(pipeline: &Pipeline) -> Result<()> {
+/// Checks every SQL expression of the pipeline file against the columns it may name: each
+/// failing one as (expression text, problem), for the pipeline file's problem list.
+pub async fn expression_problems(pipeline: &Pipeline) -> Result<Vec<(String, String)>> {
     let ctx = planning_session().await?;
     let mut bare = pipeline.clone();
     bare.maturity.clear();
@@ -259,7 +259,7 @@ pub async fn check_expressions(pipeline: &Pipeline) -> Result<()> {
     }
     let mut problems = run_checks(checks).await;
     let Some(model) = &pipeline.health else {
-        return report(pipeline, problems);
+        return Ok(problems);
     };
     if !problems.is_empty() {
         // Playbook rules see health columns, which exist only once the metrics plan; their
@@ -307,7 +307,7 @@ pub async fn check_expressions(pipeline: &Pipeline) -> Result<()> {
         }
         problems.extend(run_checks(checks).await);
     }
-    report(pipeline, problems)
+    Ok(problems)
 }
 
 /// One expression to check, and what it is for the message.
@@ -338,27 +338,6 @@ async fn run_checks(checks: Vec<ExpressionCheck>) -> Vec<(String, String)> {
         }
     }
     problems
-}
-
-fn report(pipeline: &Pipeline, problems: Vec<(String, String)>) -> Result<()> {
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let mut located: Vec<(usize, String)> = problems
-        .into_iter()
-        .map(|(text, message)| {
-            let line = crate::config::line_of_text(&pipeline.text, &text);
-            (
-                line,
-                format!("{}:{line}: {message}", pipeline.file.display()),
-            )
-        })
-        .collect();
-    located.sort();
-    Err(Error::Config {
-        file: pipeline.file.clone(),
-        problems: located.into_iter().map(|(_, m)| m).collect(),
-    })
 }
 
 /// The columns a playbook rule sees: the customer row, then the health row's own columns.
@@ -587,7 +566,10 @@ async fn plan_dates(
     let last = *requested.iter().next_back().expect("at least one date");
     let first = first_start(ctx, last).await?;
     let boundaries = if kind == PassKind::DatesAndWholeTables {
-        month_starts(days_to_date(first), days_to_date(last))
+        // From the boundary before the first one with an active account: when the first
+        // line starts on a month's first day, the month before it ends there and holds the
+        // history's first new MRR (SPEC §5).
+        month_starts(days_to_date(first - 1), days_to_date(last))
     } else {
         Vec::new()
     };
@@ -1017,8 +999,6 @@ pub fn describe_dates(dates: &[NaiveDate]) -> String {
     }
 }
 
-/// Month starts from the first contract line's month through the last one on or before
-/// `as_of`: the boundaries of the retention tables and the health cohorts' observations.
 /// The first contract line's start on or before `last` (days since the epoch); `last`
 /// when there is none.
 async fn first_start(ctx: &SessionContext, last: i32) -> Result<i32> {
