@@ -2,10 +2,90 @@
 //! which are required, and where they sit by default in each file format.
 //!
 //! This is the single list that configuration checks, conversion and the staged schemas are
-//! derived from. It knows nothing about files or Arrow builders.
+//! derived from, with the file formats sources come in. It reads no file.
 
+use crate::base::table_file::ColumnType;
 use serde::Deserialize;
 use std::fmt;
+use std::path::PathBuf;
+
+/// How records are laid out in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+impl Format {
+    pub fn parse(name: &str) -> Option<Format> {
+        match name.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
+            "parquet" => Some(Format::Parquet),
+            _ => None,
+        }
+    }
+
+    /// Nested formats address fields by dotted path (Segment, Zendesk); flat ones by name.
+    pub fn is_nested(self) -> bool {
+        self == Format::Ndjson
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// A source file as the pipeline file names it: where it lies and how its bytes are laid out.
+#[derive(Debug, Clone)]
+pub struct SourcePath {
+    pub path: PathBuf,
+    pub format: Format,
+    pub compression: Compression,
+}
+
+impl SourcePath {
+    /// Detects compression from the last extension and the format from the one before it,
+    /// unless `format` is given; the reason when neither tells, for the file's message.
+    pub fn new(path: PathBuf, format: Option<Format>) -> Result<SourcePath, String> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let (stem, compression) = if let Some(stem) = name.strip_suffix(".gz") {
+            (stem, Compression::Gzip)
+        } else if let Some(stem) = name.strip_suffix(".zst") {
+            (stem, Compression::Zstd)
+        } else {
+            (name.as_str(), Compression::None)
+        };
+        let detected = stem
+            .rsplit_once('.')
+            .and_then(|(_, ext)| Format::parse(ext));
+        let format = format.or(detected).ok_or_else(|| {
+            "cannot tell the format from the extension; name files .csv, .ndjson or \
+             .parquet (optionally .gz or .zst) or set `format` on the source"
+                .to_string()
+        })?;
+        if format == Format::Parquet && compression != Compression::None {
+            return Err("Parquet files compress internally; remove the .gz/.zst layer".into());
+        }
+        Ok(SourcePath {
+            path,
+            format,
+            compression,
+        })
+    }
+}
+
+/// An ISO 4217 currency code: three upper-case letters.
+pub fn is_currency_code(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
 
 /// The kinds of source churnlake understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -104,6 +184,23 @@ pub enum FieldType {
     Tags,
     /// Nested JSON kept as its text (Segment `properties`, `traits`).
     Json,
+}
+
+impl FieldType {
+    /// How values of this type are stored in the raw and staged tables.
+    pub fn column_type(self) -> ColumnType {
+        match self {
+            FieldType::Text | FieldType::Json | FieldType::Currency | FieldType::Enum(_) => {
+                ColumnType::Text
+            }
+            FieldType::Count | FieldType::Score { .. } => ColumnType::Int,
+            FieldType::Money => ColumnType::Money,
+            FieldType::Rate => ColumnType::Rate,
+            FieldType::Date => ColumnType::Date,
+            FieldType::Timestamp => ColumnType::Timestamp,
+            FieldType::Tags => ColumnType::Tags,
+        }
+    }
 }
 
 /// One contract field of a source kind.

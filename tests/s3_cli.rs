@@ -266,7 +266,7 @@ fn the_pipeline_runs_against_an_s3_bucket() {
 fn list_keys(warehouse: &str) -> Vec<String> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let store = churnlake::warehouse::Warehouse::open(Path::new(warehouse)).unwrap();
+        let store = churnlake::engine::warehouse::Warehouse::open(Path::new(warehouse)).unwrap();
         store
             .list("")
             .await

@@ -5,9 +5,8 @@
 //! `cargo test --test sqllogictests -- --complete` rewrites the expected results; read the
 //! diff before committing it.
 
-use churnlake::cli::build::run_build;
-use churnlake::cli::ingest::run_ingest;
-use churnlake::config::{self, Overrides};
+use churnlake::config::Overrides;
+use churnlake::pipeline::{run_build, run_ingest};
 use datafusion_sqllogictest::DataFusion;
 use indicatif::ProgressBar;
 use sqllogictest::strict_column_validator;
@@ -38,7 +37,8 @@ async fn main() {
         warehouse: Some(warehouse.path().to_path_buf()),
         memory_limit: None,
     };
-    let pipeline = config::load(&root.join("pipelines/default.toml"), &overrides)
+    let pipeline = churnlake::pipeline::load(&root.join("pipelines/default.toml"), &overrides)
+        .await
         .expect("default pipeline loads");
     let (_, outcome) = run_ingest(&pipeline, false).await.expect("fixtures ingest");
     outcome.result.expect("fixtures ingest");
@@ -56,8 +56,8 @@ async fn main() {
             .strip_prefix(root)
             .expect("under the crate")
             .to_path_buf();
-        let ctx = churnlake::engine::session();
-        churnlake::engine::register_warehouse(&ctx, warehouse.path())
+        let ctx = churnlake::pipeline::catalog::session();
+        churnlake::pipeline::catalog::register_warehouse(&ctx, warehouse.path())
             .await
             .expect("warehouse tables register");
         let mut runner = sqllogictest::Runner::new(|| {

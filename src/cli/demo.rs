@@ -2,8 +2,8 @@
 
 use super::generate::{DatasetArgs, print_summary, write_dataset};
 use super::{BUILTIN_PIPELINE, GlobalArgs};
+use crate::base::error::{Error, Result};
 use crate::config::Overrides;
-use crate::error::{Error, Result};
 use crate::report;
 use clap::Args;
 use std::path::PathBuf;
@@ -48,11 +48,11 @@ pub async fn execute(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
         ),
         memory_limit: global.memory_limit.clone(),
     };
-    let pipeline = super::load_pipeline(&pipeline_file, &overrides).await?;
-    let (run_id, outcome) = super::ingest::run_ingest(&pipeline, true).await?;
+    let pipeline = crate::pipeline::load(&pipeline_file, &overrides).await?;
+    let (run_id, outcome) = crate::pipeline::run_ingest(&pipeline, true).await?;
     report::print_ingest(&run_id, &outcome, &pipeline);
     outcome.result?;
     let as_of = args.size.end_date;
-    let (run_id, built) = super::build::run_build(&pipeline, &[as_of], "build").await?;
+    let (run_id, built) = crate::pipeline::run_build(&pipeline, &[as_of], "build").await?;
     report::print_build(&pipeline, &run_id, &built).await
 }

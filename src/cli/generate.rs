@@ -1,6 +1,6 @@
 //! `churnlake generate`: write demo sources in the real export formats.
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 use crate::generate::{self, GenerateError, GenerateOptions, GenerateSummary, Volume};
 use chrono::NaiveDate;
 use clap::Args;

@@ -1,19 +1,19 @@
 //! The command line: global options, and one file per command (each with examples in its
-//! long help). Commands parse and dispatch; the work happens in the data-flow modules.
+//! long help). A command parses its arguments, calls the pipeline and prints; it holds no
+//! step of the work itself.
 
-pub mod build;
+mod build;
 mod demo;
 mod generate;
-pub mod ingest;
-pub mod operation;
+mod ingest;
 pub mod output;
 mod query;
-pub mod run;
+mod run;
 mod unlock;
 mod validate;
 
-use crate::config::{self, Overrides, Pipeline};
-use crate::error::Result;
+use crate::base::error::Result;
+use crate::config::{Overrides, Pipeline};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -56,7 +56,7 @@ pub struct GlobalArgs {
     /// `text` for people; `json` for schedulers: JSON lines on stderr, the run results on
     /// stdout.
     #[arg(long, global = true, value_enum, default_value = "text")]
-    pub log_format: output::LogFormat,
+    pub log_format: crate::base::log::LogFormat,
     /// Also write the run-results JSON to this file (it is always published in the
     /// warehouse as `_run_results/<run_id>.json`).
     #[arg(long, global = true)]
@@ -74,20 +74,8 @@ impl GlobalArgs {
 
     /// Loads and validates the pipeline file, its SQL expressions included.
     pub async fn load_pipeline(&self) -> Result<Pipeline> {
-        load_pipeline(&self.pipeline, &self.overrides()).await
+        crate::pipeline::load(&self.pipeline, &self.overrides()).await
     }
-}
-
-/// The pipeline file checked whole: every problem of its shape, sources and expressions
-/// in one list (exit code 2), or the pipeline ready to run.
-pub async fn load_pipeline(file: &std::path::Path, overrides: &Overrides) -> Result<Pipeline> {
-    let mut draft = config::read(file, overrides)?;
-    if let Some(pipeline) = &draft.pipeline {
-        for (text, problem) in crate::marts::expression_problems(pipeline).await? {
-            draft.problems.at_text(&text, problem);
-        }
-    }
-    draft.finish()
 }
 
 #[derive(Debug, Subcommand)]

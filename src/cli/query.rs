@@ -1,8 +1,8 @@
 //! `churnlake query`: run SQL over the warehouse tables and print the result.
 
 use super::GlobalArgs;
-use crate::engine;
-use crate::error::{EngineContext, Result};
+use crate::base::error::{EngineContext, Result};
+use crate::pipeline::catalog;
 use clap::Args;
 
 /// Run one SQL query over the warehouse (staged tables, marts and the run log).
@@ -19,8 +19,8 @@ pub struct QueryArgs {
 
 pub async fn execute(global: &GlobalArgs, args: QueryArgs) -> Result<()> {
     let pipeline = global.load_pipeline().await?;
-    let ctx = engine::session();
-    engine::register_warehouse(&ctx, &pipeline.warehouse).await?;
+    let ctx = catalog::session();
+    catalog::register_warehouse(&ctx, &pipeline.warehouse).await?;
     let df = ctx.sql(&args.sql).await.context("query")?;
     df.show().await.context("query")
 }

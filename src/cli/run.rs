@@ -2,15 +2,12 @@
 //! `churnlake backfill` (many dates, up to 31 per pass).
 
 use super::GlobalArgs;
-use super::build::{all_tables, build_step, run_build};
-use super::ingest::{ingest_step, logged_sources};
-use super::operation::{Operation, RunLog};
 use super::output;
-use crate::error::{Error, Result};
-use crate::publish::Publication;
+use crate::base::error::Result;
+use crate::pipeline::{self, Every, IngestOutcome, schedule};
 use crate::report;
-use chrono::{Months, NaiveDate};
-use clap::{Args, ValueEnum};
+use chrono::NaiveDate;
+use clap::Args;
 
 /// Ingest new and changed source files, then build the marts as of a date.
 ///
@@ -35,43 +32,17 @@ pub struct RunArgs {
 
 pub async fn execute_run(global: &GlobalArgs, args: RunArgs) -> Result<()> {
     let pipeline = global.load_pipeline().await?;
-    let mut op = Operation::begin(&pipeline, "run").await?;
-    let run_id = op.run.id.clone();
-    let mut ingested = ingest_step(&pipeline, &mut op, args.full_refresh).await;
+    let print_ingest = |run_id: &str, ingested: &IngestOutcome| {
+        if output::is_text() {
+            report::print_ingest(run_id, ingested, &pipeline);
+        }
+    };
+    let (run_id, built) =
+        pipeline::run(&pipeline, args.as_of, args.full_refresh, print_ingest).await?;
     if output::is_text() {
-        report::print_ingest(&run_id, &ingested, &pipeline);
-    }
-    let ingest_result = std::mem::replace(&mut ingested.result, Ok(()));
-    let mut tables = ingested.tables.clone();
-    let (built, publication, result) = match ingest_result {
-        Err(e) => (None, Publication::new(&run_id), Err(e)),
-        Ok(()) => match build_step(&pipeline, &mut op, &[args.as_of]).await {
-            Ok((outcome, publication)) => {
-                tables.extend(all_tables(&outcome));
-                (Some(outcome), publication, Ok(()))
-            }
-            Err(e) => (None, Publication::new(&run_id), Err(e)),
-        },
-    };
-    let log = RunLog {
-        sources: logged_sources(&ingested),
-        tables: &tables,
-        quarantine_file: Some(&ingested.quarantine_file),
-    };
-    op.finish(publication, log, result).await?;
-    if let Some(outcome) = built
-        && output::is_text()
-    {
-        report::print_build(&pipeline, &run_id, &outcome).await?;
+        report::print_build(&pipeline, &run_id, &built).await?;
     }
     Ok(())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Every {
-    Day,
-    Week,
-    Month,
 }
 
 /// Build the marts for every date of a range, in passes of up to 31 dates.
@@ -102,69 +73,9 @@ pub struct BackfillArgs {
 pub async fn execute_backfill(global: &GlobalArgs, args: BackfillArgs) -> Result<()> {
     let pipeline = global.load_pipeline().await?;
     let dates = schedule(args.from, args.to, args.every)?;
-    let (run_id, outcome) = run_build(&pipeline, &dates, "backfill").await?;
+    let (run_id, outcome) = pipeline::run_build(&pipeline, &dates, "backfill").await?;
     if output::is_text() {
         report::print_build(&pipeline, &run_id, &outcome).await?;
     }
     Ok(())
-}
-
-/// The dates from `from` through `to` at the given step.
-pub fn schedule(from: NaiveDate, to: NaiveDate, every: Every) -> Result<Vec<NaiveDate>> {
-    if from > to {
-        return Err(Error::Usage(format!(
-            "--from {from} is after --to {to}; give the earlier date first"
-        )));
-    }
-    let mut dates = Vec::new();
-    let mut step = 0u32;
-    loop {
-        let date = match every {
-            Every::Day => from + chrono::Days::new(step as u64),
-            Every::Week => from + chrono::Days::new(7 * step as u64),
-            Every::Month => from.checked_add_months(Months::new(step)).ok_or_else(|| {
-                Error::Usage(format!("{from} plus {step} months is out of range"))
-            })?,
-        };
-        if date > to {
-            break;
-        }
-        dates.push(date);
-        step += 1;
-    }
-    Ok(dates)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn day(text: &str) -> NaiveDate {
-        text.parse().unwrap()
-    }
-
-    #[test]
-    fn schedules_days_weeks_and_months() {
-        assert_eq!(
-            schedule(day("2026-01-30"), day("2026-02-02"), Every::Day)
-                .unwrap()
-                .len(),
-            4
-        );
-        assert_eq!(
-            schedule(day("2026-01-01"), day("2026-01-15"), Every::Week).unwrap(),
-            vec![day("2026-01-01"), day("2026-01-08"), day("2026-01-15")]
-        );
-        assert_eq!(
-            schedule(day("2026-01-31"), day("2026-04-30"), Every::Month).unwrap(),
-            vec![
-                day("2026-01-31"),
-                day("2026-02-28"),
-                day("2026-03-31"),
-                day("2026-04-30")
-            ]
-        );
-        let reversed = schedule(day("2026-02-01"), day("2026-01-01"), Every::Day);
-        assert!(reversed.unwrap_err().to_string().contains("is after --to"));
-    }
 }

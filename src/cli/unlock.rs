@@ -1,9 +1,9 @@
 //! `churnlake unlock`: remove a warehouse lock left by a run that is known to be dead.
 
 use super::GlobalArgs;
-use crate::error::Result;
+use crate::base::error::Result;
+use crate::engine::warehouse::Warehouse;
 use crate::publish::lock;
-use crate::warehouse::Warehouse;
 use clap::Args;
 
 /// Remove the warehouse lock, printing the run that held it.

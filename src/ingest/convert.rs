@@ -6,43 +6,12 @@
 //! currency codes exactly as the contract spells them, ranges enforced. Pure functions only:
 //! no I/O, no Arrow.
 
-use crate::contract::{Field, FieldType};
+use crate::base::days::date_to_days;
+use crate::base::decimal::{MONEY_SCALE, RATE_SCALE, parse_decimal};
+use crate::base::table_file::Value;
+use crate::contract::{Field, FieldType, is_currency_code};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
-
-/// Fractional digits of money.
-pub const MONEY_SCALE: u32 = 6;
-/// Fractional digits of exchange rates.
-pub const RATE_SCALE: u32 = 10;
-
-/// A typed value, as it will be stored.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Text(String),
-    Int(i32),
-    Long(i64),
-    /// A decimal's unscaled integer (scale given by the column).
-    Decimal(i128),
-    /// Days since 1970-01-01.
-    Date(i32),
-    /// Microseconds since the epoch, UTC.
-    Timestamp(i64),
-    List(Vec<String>),
-}
-
-impl Value {
-    pub fn is_null(&self) -> bool {
-        matches!(self, Value::Null)
-    }
-
-    pub fn as_text(&self) -> Option<&str> {
-        match self {
-            Value::Text(s) => Some(s),
-            _ => None,
-        }
-    }
-}
 
 /// Converts one field; `Err` carries the reason, naming the field and the value.
 pub fn convert(field: &Field, raw: Option<&str>, tz: Tz) -> Result<Value, String> {
@@ -81,7 +50,7 @@ pub fn convert(field: &Field, raw: Option<&str>, tz: Tz) -> Result<Value, String
             .map(Value::Timestamp)
             .map_err(|why| format!("`{name}` `{text}` {why}")),
         FieldType::Currency => {
-            if crate::config::is_currency_code(text) {
+            if is_currency_code(text) {
                 Ok(Value::Text(text.to_string()))
             } else {
                 Err(format!(
@@ -124,64 +93,6 @@ fn non_negative(value: i128, text: &str) -> Result<i128, String> {
     }
 }
 
-/// Parses a plain decimal into its unscaled value at `scale`, rounding half away from zero.
-pub fn parse_decimal(text: &str, scale: u32) -> Result<i128, String> {
-    let not_decimal = || format!("`{text}` is not a decimal number");
-    let too_large = || format!("{text} is too large for a decimal");
-    let (negative, digits) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    if (whole.is_empty() && fraction.is_empty())
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(not_decimal());
-    }
-    let mut unscaled: i128 = 0;
-    for b in whole.bytes() {
-        unscaled = unscaled
-            .checked_mul(10)
-            .and_then(|v| v.checked_add((b - b'0') as i128))
-            .ok_or_else(too_large)?;
-    }
-    let kept = fraction.len().min(scale as usize);
-    for i in 0..scale as usize {
-        let digit = if i < kept {
-            (fraction.as_bytes()[i] - b'0') as i128
-        } else {
-            0
-        };
-        unscaled = unscaled
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(digit))
-            .ok_or_else(too_large)?;
-    }
-    if fraction.len() > kept && fraction.as_bytes()[kept] >= b'5' {
-        unscaled = unscaled.checked_add(1).ok_or_else(too_large)?;
-    }
-    // 38 digits is the widest Decimal128.
-    if unscaled >= 10i128.pow(38) {
-        return Err(too_large());
-    }
-    Ok(if negative { -unscaled } else { unscaled })
-}
-
-/// `numerator / denominator` rounded half away from zero.
-pub fn divide_rounded(numerator: i128, denominator: i128) -> i128 {
-    let quotient = numerator / denominator;
-    let remainder = numerator % denominator;
-    if remainder.abs() * 2 >= denominator.abs() {
-        quotient + numerator.signum() * denominator.signum()
-    } else {
-        quotient
-    }
-}
-
-const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
-
 pub fn parse_date(text: &str) -> Option<i32> {
     if text.len() != 10 {
         return None;
@@ -189,15 +100,6 @@ pub fn parse_date(text: &str) -> Option<i32> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .map(date_to_days)
-}
-
-pub fn date_to_days(date: NaiveDate) -> i32 {
-    use chrono::Datelike;
-    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
-}
-
-pub fn days_to_date(days: i32) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE).expect("date in range")
 }
 
 /// The form [`parse_timestamp`] accepts, for messages.
@@ -243,12 +145,6 @@ fn numeric_offset(text: &str) -> Option<&str> {
     time.find(['+', '-']).map(|at| &time[at..])
 }
 
-/// The calendar date of a UTC instant in `tz`, as days since the epoch.
-pub fn local_date(micros: i64, tz: Tz) -> i32 {
-    let utc = DateTime::from_timestamp_micros(micros).expect("timestamp in range");
-    date_to_days(utc.with_timezone(&tz).date_naive())
-}
-
 /// A JSON array of strings, or one string split on commas and whitespace.
 fn parse_tags(text: &str) -> Vec<String> {
     if text.starts_with('[')
@@ -274,26 +170,7 @@ fn parse_tags(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimals_round_half_away_from_zero() {
-        assert_eq!(parse_decimal("1.0000005", 6), Ok(1_000_001));
-        assert_eq!(parse_decimal("-1.0000005", 6), Ok(-1_000_001));
-        assert_eq!(parse_decimal("1.0000004", 6), Ok(1_000_000));
-        assert_eq!(parse_decimal("12", 6), Ok(12_000_000));
-        assert_eq!(parse_decimal(".5", 6), Ok(500_000));
-        assert!(parse_decimal("1e3", 6).is_err());
-        assert!(parse_decimal("", 6).is_err());
-        assert!(parse_decimal("99999999999999999999999999999999999", 6).is_err());
-    }
-
-    #[test]
-    fn division_rounds_half_away_from_zero() {
-        // 100.000002 / 12 = 8.3333335 -> 8.333334
-        assert_eq!(divide_rounded(100_000_002, 12), 8_333_334);
-        assert_eq!(divide_rounded(-100_000_002, 12), -8_333_334);
-        assert_eq!(divide_rounded(120_000_000, 12), 10_000_000);
-    }
+    use crate::base::days::{days_to_date, local_date};
 
     #[test]
     fn timestamps_accept_spec_variants() {

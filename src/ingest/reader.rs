@@ -5,8 +5,8 @@
 //! of memory at a time: no file is ever held whole. It does not convert types (that is
 //! `convert`) and it does not decide what a bad record means (that is the caller's quarantine).
 
-use crate::contract::FieldType;
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
+use crate::contract::{Compression, FieldType, Format, SourcePath};
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StructArray};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -14,37 +14,6 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-
-/// How records are laid out in a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Ndjson,
-    Parquet,
-}
-
-impl Format {
-    pub fn parse(name: &str) -> Option<Format> {
-        match name.to_ascii_lowercase().as_str() {
-            "csv" => Some(Format::Csv),
-            "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
-            "parquet" => Some(Format::Parquet),
-            _ => None,
-        }
-    }
-
-    /// Nested formats address fields by dotted path (Segment, Zendesk); flat ones by name.
-    pub fn is_nested(self) -> bool {
-        self == Format::Ndjson
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Gzip,
-    Zstd,
-}
 
 /// One input file with its detected layout.
 #[derive(Debug, Clone)]
@@ -60,43 +29,22 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    /// A file as the pipeline file names it, read where it lies.
+    pub fn local(file: &SourcePath) -> SourceFile {
+        SourceFile {
+            path: file.path.clone(),
+            origin: None,
+            remote_stat: None,
+            format: file.format,
+            compression: file.compression,
+        }
+    }
+
     /// Detects compression from the last extension and the format from the one before it,
     /// unless the pipeline gives the format.
     pub fn new(path: PathBuf, format: Option<Format>) -> Result<SourceFile> {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_lowercase())
-            .unwrap_or_default();
-        let (stem, compression) = if let Some(stem) = name.strip_suffix(".gz") {
-            (stem, Compression::Gzip)
-        } else if let Some(stem) = name.strip_suffix(".zst") {
-            (stem, Compression::Zstd)
-        } else {
-            (name.as_str(), Compression::None)
-        };
-        let detected = stem
-            .rsplit_once('.')
-            .and_then(|(_, ext)| Format::parse(ext));
-        let format = format.or(detected).ok_or_else(|| {
-            Error::io(
-                &path,
-                "cannot tell the format from the extension; name files .csv, .ndjson or \
-                 .parquet (optionally .gz or .zst) or set `format` on the source",
-            )
-        })?;
-        if format == Format::Parquet && compression != Compression::None {
-            return Err(Error::io(
-                &path,
-                "Parquet files compress internally; remove the .gz/.zst layer",
-            ));
-        }
-        Ok(SourceFile {
-            path,
-            origin: None,
-            remote_stat: None,
-            format,
-            compression,
-        })
+        let file = SourcePath::new(path.clone(), format).map_err(|e| Error::io(&path, e))?;
+        Ok(SourceFile::local(&file))
     }
 
     /// The file as users name it: its path, or its object-store URL.

@@ -3,11 +3,12 @@
 //! directory first, so every reader works on a local file. Messages and the quarantine name
 //! the object's URL.
 
+use crate::base::error::{Error, Result};
+use crate::base::is_url;
 use crate::config::Source;
-use crate::error::{Error, Result};
+use crate::engine::warehouse::{download, store_for};
 use crate::ingest::reader::SourceFile;
 use crate::ingest::state::FileStat;
-use crate::warehouse::{download, is_url, store_for};
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use std::path::Path;
@@ -17,7 +18,7 @@ use url::Url;
 /// an object-store URL (in key order).
 pub async fn resolve(source: &Source, work: &Path) -> Result<Vec<SourceFile>> {
     if !is_url(&source.path) {
-        return Ok(source.files.clone());
+        return Ok(source.files.iter().map(SourceFile::local).collect());
     }
     let url = Url::parse(&source.path)
         .map_err(|e| Error::Usage(format!("`{}` is not a valid URL: {e}", source.path)))?;

@@ -6,9 +6,10 @@
 //! rules that tie fields together (mrr or arr; account or user). Deduplication, identity
 //! resolution and FX are set-level and belong to `sql/staging`.
 
-use super::batch::{Column, ColumnType};
-use super::convert::{MONEY_SCALE, Value, divide_rounded, local_date};
 use super::notes::NoteParser;
+use crate::base::days::{days_to_date, local_date};
+use crate::base::decimal::{MONEY_SCALE, divide_rounded};
+use crate::base::table_file::{Column, ColumnType, Value};
 use crate::config::{Pipeline, Source};
 use crate::contract::{NOTE_FIELDS, SourceKind};
 use chrono_tz::Tz;
@@ -64,7 +65,7 @@ pub fn raw_tables(kind: SourceKind) -> Vec<RawTable> {
         kind.fields()
             .iter()
             .filter(|f| !skip.contains(&f.name))
-            .map(|f| Column::new(f.name, ColumnType::of(f.ty)))
+            .map(|f| Column::new(f.name, f.ty.column_type()))
             .collect()
     };
     let named = |names: &[(&str, ColumnType)]| -> Vec<Column> {
@@ -151,15 +152,9 @@ pub fn raw_tables(kind: SourceKind) -> Vec<RawTable> {
 /// what comparing every id would.
 pub const ID_HASH: &str = "_id_hash";
 
-/// xxHash3-64 of an id, as a signed long (Parquet has no unsigned 64-bit type); SQL has it
-/// as `id_hash(text)`.
-pub fn hash_id(id: &str) -> i64 {
-    twox_hash::XxHash3_64::oneshot(id.as_bytes()) as i64
-}
-
 fn id_hash(message_id: &Value) -> Value {
     match message_id.as_text() {
-        Some(id) => Value::Long(hash_id(id)),
+        Some(id) => Value::Long(crate::base::ids::hash_id(id)),
         None => Value::Null,
     }
 }
@@ -212,8 +207,8 @@ impl Shaper {
                 "end_date",
                 format!(
                     "`end_date` {} is before `start_date` {}",
-                    super::convert::days_to_date(*end),
-                    super::convert::days_to_date(*start)
+                    days_to_date(*end),
+                    days_to_date(*start)
                 ),
             ));
         }

@@ -1,6 +1,7 @@
-//! Incremental ingest: the manifest of ingested files and the raw rows kept per file.
+//! Incremental ingest: the state of every ingested file and the raw rows kept per file.
 //!
-//! `<warehouse>/_state/manifest.json` lists, per source, every file ingested (path, size,
+//! The manifest (`<warehouse>/_state/manifest.json`, see `staging::manifest`) lists, per
+//! source, every file ingested (path, size,
 //! modification time, ETag for object stores, xxHash3 checksum) with its row counts, and
 //! `<warehouse>/_state/raw/<table>/<file id>.parquet` keeps the validated rows each file gave.
 //! A re-run reads only files that are new or whose size or time changed and whose checksum
@@ -9,48 +10,17 @@
 //! checksum), so its earlier rows drop out. A change to a source's definition or to
 //! churnlake's version invalidates the source's raw files (they would be typed differently).
 
+use crate::base::error::{Error, Result};
 use crate::config::{Pipeline, Source};
-use crate::error::{Error, Result};
+use crate::engine::warehouse::Warehouse;
 use crate::ingest::reader::SourceFile;
-use crate::warehouse::Warehouse;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::Hasher;
 use std::io::Read;
 use twox_hash::XxHash3_64;
 
-pub const MANIFEST: &str = "_state/manifest.json";
 pub const RAW_DIR: &str = "_state/raw";
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Manifest {
-    pub sources: BTreeMap<String, SourceState>,
-    /// What the staging models made of the raw rows, for the next run to append to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub staging: Option<Staging>,
-}
-
-/// The staged tables as the last run left them (see `ingest::append`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Staging {
-    /// [`staging_fingerprint`] of the run that staged them.
-    pub fingerprint: String,
-    /// Staged table → its figures.
-    pub tables: BTreeMap<String, StagedFigures>,
-}
-
-/// A staged table's figures, as `data_quality` counts them.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
-pub struct StagedFigures {
-    pub rows: u64,
-    /// Raw rows that lost deduplication.
-    pub duplicates: u64,
-    /// Microseconds since the epoch, UTC.
-    pub max_event_time: Option<i64>,
-    /// Rows whose account no handoff names; absent in manifests written before it was kept.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub orphans: Option<u64>,
-}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SourceState {
@@ -77,21 +47,6 @@ pub struct FileState {
     pub bytes_decoded: u64,
 }
 
-impl Manifest {
-    /// The manifest of a warehouse; empty when there is none yet.
-    pub async fn load(warehouse: &Warehouse) -> Result<Manifest> {
-        match warehouse.get(MANIFEST).await? {
-            None => Ok(Manifest::default()),
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::io(
-                    warehouse.url_of(MANIFEST),
-                    format!("unreadable manifest ({e}); run with --full-refresh to rebuild it"),
-                )
-            }),
-        }
-    }
-}
-
 /// The layout of the raw files: raised whenever their columns change, so that raw files of
 /// an earlier layout are read again rather than misread.
 const RAW_LAYOUT: u32 = 2;
@@ -109,25 +64,6 @@ pub fn fingerprint(source: &Source, pipeline: &Pipeline) -> String {
         source.path,
     );
     hasher.write(definition.as_bytes());
-    format!("{:016x}", hasher.finish())
-}
-
-/// Everything that decides what the staging models make of the raw rows: churnlake's
-/// version, the timezone, the reporting currency and the models' SQL.
-pub fn staging_fingerprint(pipeline: &Pipeline) -> String {
-    let mut hasher = XxHash3_64::default();
-    for text in [
-        env!("CARGO_PKG_VERSION"),
-        &pipeline.timezone.to_string(),
-        &pipeline.reporting_currency,
-    ]
-    .into_iter()
-    .chain(super::staging::STAGING_MODELS.iter().map(|m| m.sql))
-    .chain([super::append::REWRITE_SQL])
-    {
-        hasher.write(text.as_bytes());
-        hasher.write_u8(0);
-    }
     format!("{:016x}", hasher.finish())
 }
 

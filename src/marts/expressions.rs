@@ -86,6 +86,7 @@ pub async fn check(
         ));
     }
     let ctx = engine::session();
+    super::register_functions(&ctx);
     let table = MemTable::try_new(row.clone(), vec![vec![]]).map_err(|e| e.to_string())?;
     ctx.register_table("subject", Arc::new(table))
         .map_err(|e| e.to_string())?;

@@ -8,10 +8,11 @@
 //! 7 and 30 days back, and those of the health cohorts' month boundaries, from there instead
 //! of recomputing them from the whole history; an ingest drops the dates its new rows reach.
 
-use crate::error::{Error, Result};
-use crate::ingest::convert::date_to_days;
-use crate::publish::Publication;
-use crate::warehouse::Warehouse;
+use crate::base::Written;
+use crate::base::days::date_to_days;
+use crate::base::error::{Error, Result};
+use crate::engine::warehouse::Warehouse;
+use crate::staging::Reach;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -38,17 +39,6 @@ pub struct HealthHistory {
     pub dates: BTreeSet<NaiveDate>,
 }
 
-/// How far back an ingest changed the staged tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
-    /// No staged row changed.
-    Nothing,
-    /// Only what dates on or after this day (days since the epoch) see.
-    From(i32),
-    /// Anything: a file changed or went, a source's definition changed, a full refresh.
-    Everything,
-}
-
 /// Health scores a build reads instead of computing them: the dates kept in the warehouse's
 /// history, and the dates earlier passes of the same run computed, in their work directories.
 #[derive(Debug, Default, Clone)]
@@ -66,17 +56,6 @@ impl KnownScores {
             dates.extend(computed);
         }
         dates
-    }
-}
-
-impl Reach {
-    /// This reach widened to take in `day`.
-    pub fn earliest(self, day: i32) -> Reach {
-        match self {
-            Reach::Nothing => Reach::From(day),
-            Reach::From(from) => Reach::From(from.min(day)),
-            Reach::Everything => Reach::Everything,
-        }
     }
 }
 
@@ -121,9 +100,8 @@ impl HealthHistory {
         self
     }
 
-    /// Writes the list into `scratch` and adds it to `publication`, so that it changes with
-    /// the tables it describes.
-    pub fn publish(&self, scratch: &Path, publication: &mut Publication) -> Result<()> {
+    /// Writes the list into `scratch`, to be published with the tables it describes.
+    pub fn write(&self, scratch: &Path) -> Result<Written> {
         let staged = "state/health_history.json";
         let file = scratch.join(staged);
         if let Some(dir) = file.parent() {
@@ -131,8 +109,10 @@ impl HealthHistory {
         }
         let bytes = serde_json::to_vec_pretty(self).expect("a date list serializes");
         std::fs::write(&file, bytes).map_err(|e| Error::io(&file, e))?;
-        publication.add_file(staged, HEALTH_HISTORY);
-        Ok(())
+        Ok(Written {
+            files: vec![(staged.to_string(), HEALTH_HISTORY.to_string())],
+            superseded: Vec::new(),
+        })
     }
 }
 

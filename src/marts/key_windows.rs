@@ -468,6 +468,7 @@ mod tests {
     async fn groups_past_the_memory_limit_spill_and_give_every_key_its_changes() {
         let spill = tempfile::tempdir().unwrap();
         let ctx = crate::engine::bounded_session(8 << 20, spill.path()).unwrap();
+        crate::marts::register_functions(&ctx);
         let rows = crate::engine::string_rows(
             &crate::engine::query(
                 &ctx,
@@ -488,6 +489,7 @@ mod tests {
     #[tokio::test]
     async fn grouped_sql_counts_days_outside_the_range_as_absent() {
         let ctx = crate::engine::session();
+        crate::marts::register_functions(&ctx);
         let rows = crate::engine::string_rows(
             &crate::engine::query(
                 &ctx,

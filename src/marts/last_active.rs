@@ -13,10 +13,10 @@
 //! first swept day's month and only that month's earlier days from `stg_events`
 //! (sql/marts/window_figures.sql). A run that fails publishes none.
 
+use crate::base::error::{EngineContext, Error, Result};
+use crate::base::{Written, files_under};
+use crate::engine::warehouse::{Entry, Warehouse};
 use crate::engine::{self, WriteOrder};
-use crate::error::{EngineContext, Error, Result};
-use crate::publish::{Publication, files_under};
-use crate::warehouse::{Entry, Warehouse};
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
@@ -103,32 +103,30 @@ pub async fn register(
     Ok(())
 }
 
-/// Adds the months a run computed (in `scratch`, see [`register`]) to its publication, and
-/// the removal of the files kept for those months before.
-pub async fn publish(
-    warehouse: &Warehouse,
-    scratch: &Path,
-    publication: &mut Publication,
-) -> Result<()> {
+/// The months a run computed (in `scratch`, see [`register`]), and the files kept for those
+/// months before, which they replace.
+pub async fn written(warehouse: &Warehouse, scratch: &Path) -> Result<Written> {
+    let mut written = Written::default();
     let computed_dir = scratch.join(SCRATCH);
     if !computed_dir.exists() {
-        return Ok(());
+        return Ok(written);
     }
     let computed: Vec<String> = files_under(&computed_dir)?
         .into_iter()
         .filter(|name| !name.contains('/'))
         .collect();
     for name in &computed {
-        publication.add_file(&format!("{SCRATCH}/{name}"), &format!("{KEPT}/{name}"));
+        let file = (format!("{SCRATCH}/{name}"), format!("{KEPT}/{name}"));
+        written.files.push(file);
     }
     let month = |name: &str| name.get(..7).map(str::to_string);
     let replaced: BTreeSet<Option<String>> = computed.iter().map(|name| month(name)).collect();
     for entry in warehouse.list(KEPT).await? {
         if replaced.contains(&month(&entry.key)) && !computed.contains(&entry.key) {
-            publication.delete(&format!("{KEPT}/{}", entry.key));
+            written.superseded.push(format!("{KEPT}/{}", entry.key));
         }
     }
-    Ok(())
+    Ok(written)
 }
 
 /// `YYYY-MM` of a date.
@@ -164,7 +162,7 @@ fn months_of(entries: &[Entry]) -> BTreeMap<String, String> {
     described
         .into_iter()
         .map(|(month, files)| {
-            let fingerprint = crate::ingest::shape::hash_id(&files) as u64;
+            let fingerprint = crate::base::ids::hash_id(&files) as u64;
             (month, format!("{fingerprint:016x}"))
         })
         .collect()

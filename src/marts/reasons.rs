@@ -163,6 +163,7 @@ mod tests {
 
     async fn reasons(sql: &str) -> Vec<String> {
         let ctx = engine::session();
+        crate::marts::register_functions(&ctx);
         let batches = engine::query(&ctx, sql).await.expect("query runs");
         assert_eq!(
             batches[0].schema().field(0).data_type(),
@@ -203,6 +204,7 @@ mod tests {
     #[tokio::test]
     async fn a_call_without_whole_components_is_refused_when_planned() {
         let ctx = engine::session();
+        crate::marts::register_functions(&ctx);
         let err = engine::query(&ctx, "select health_reasons(3, 0.5, 'usage', 1.0)")
             .await
             .expect_err("three arguments per component");

@@ -14,8 +14,8 @@
 //! of a backfill's `window_figures`. Here the sums are plain additions, and the step holds one
 //! account's sums at a time, so its memory does not grow with the input.
 
+use crate::base::error::{EngineContext, Error, Result};
 use crate::engine::BatchStep;
-use crate::error::{EngineContext, Error, Result};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int32Builder, Int64Array, Int64Builder, RecordBatch, UInt32Array,
 };

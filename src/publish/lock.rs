@@ -6,8 +6,8 @@
 //! lock left by a process that no longer runs on this host is taken over with a warning; one
 //! held from another host can be removed with `churnlake unlock` once that run is known dead.
 
-use crate::error::{Error, Result};
-use crate::warehouse::Warehouse;
+use crate::base::error::{Error, Result};
+use crate::engine::warehouse::Warehouse;
 use serde::{Deserialize, Serialize};
 
 pub const LOCK: &str = "_lock";

@@ -18,8 +18,9 @@
 pub mod lock;
 pub mod runlog;
 
-use crate::error::{Error, Result};
-use crate::warehouse::Warehouse;
+use crate::base::error::{Error, Result};
+use crate::base::{Written, files_under};
+use crate::engine::warehouse::Warehouse;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -87,6 +88,14 @@ impl Publication {
             }
         }
         Ok(())
+    }
+
+    /// Publishes what a step wrote, removing what it supersedes.
+    pub fn add(&mut self, written: Written) {
+        for (staged, target) in written.files {
+            self.add_file(&staged, &target);
+        }
+        self.deletes.extend(written.superseded);
     }
 
     /// Deletes one warehouse object when the publication is applied.
@@ -189,37 +198,6 @@ pub fn clean_scratch(scratch: &Path) -> Result<()> {
     }
     if let Some(parent) = scratch.parent() {
         let _ = std::fs::remove_dir(parent);
-    }
-    Ok(())
-}
-
-/// Files under a local directory, as `/`-separated paths relative to it, sorted.
-pub fn files_under(dir: &Path) -> Result<Vec<String>> {
-    let mut files = Vec::new();
-    collect_files(dir, "", &mut files)?;
-    files.sort();
-    Ok(files)
-}
-
-fn collect_files(dir: &Path, prefix: &str, files: &mut Vec<String>) -> Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io(dir, e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        let rel = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        };
-        if entry.path().is_dir() {
-            collect_files(&entry.path(), &rel, files)?;
-        } else {
-            files.push(rel);
-        }
     }
     Ok(())
 }

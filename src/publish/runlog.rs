@@ -4,11 +4,10 @@
 //! The log is written for failed runs too, so an operator can see why a run failed.
 
 use super::{Publication, scratch_dir};
-use crate::error::Result;
+use crate::base::error::Result;
+use crate::base::table_file::{Column, ColumnType, TableWriter, Value};
+use crate::engine::warehouse::Warehouse;
 use crate::ingest::SourceReport;
-use crate::ingest::batch::{Column, ColumnType, TableWriter};
-use crate::ingest::convert::Value;
-use crate::warehouse::Warehouse;
 use chrono::Utc;
 use std::path::{Path, PathBuf};
 

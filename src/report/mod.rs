@@ -2,11 +2,11 @@
 //!
 //! Reports format figures the run already computed; they never query or change tables.
 
+use crate::base::error::Result;
 use crate::config::Pipeline;
 use crate::engine;
-use crate::error::Result;
-use crate::ingest::IngestOutcome;
 use crate::marts::BuildOutcome;
+use crate::pipeline::IngestOutcome;
 use chrono::DateTime;
 
 /// The per-source table of an ingest run, its rejections and what was published.
@@ -100,19 +100,19 @@ pub fn print_ingest(run_id: &str, outcome: &IngestOutcome, pipeline: &Pipeline) 
 pub async fn print_build(pipeline: &Pipeline, run_id: &str, outcome: &BuildOutcome) -> Result<()> {
     println!(
         "\nrun {run_id} built {}",
-        crate::marts::describe_dates(&outcome.dates)
+        crate::base::days::describe_dates(&outcome.dates)
     );
     if !outcome.skipped.is_empty() {
         println!(
             "skipped (no input): {}",
-            crate::marts::describe_dates(&outcome.skipped)
+            crate::base::days::describe_dates(&outcome.skipped)
         );
     }
     for (table, rows) in &outcome.tables {
         println!("  {table:<18} {rows:>8} rows");
     }
     let ctx = engine::session();
-    let warehouse = crate::warehouse::Warehouse::open(&pipeline.warehouse)?;
+    let warehouse = crate::engine::warehouse::Warehouse::open(&pipeline.warehouse)?;
     crate::marts::register_marts(&ctx, &warehouse).await?;
     // The watch list is for the latest date built.
     let last = outcome.dates.last().expect("a build has a date");

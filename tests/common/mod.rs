@@ -70,8 +70,8 @@ pub fn copy_tree(from: &Path, to: &Path) {
 pub fn query(warehouse: &Path, sql: &str) -> Vec<Vec<String>> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let ctx = churnlake::engine::session();
-        churnlake::engine::register_warehouse(&ctx, warehouse)
+        let ctx = churnlake::pipeline::catalog::session();
+        churnlake::pipeline::catalog::register_warehouse(&ctx, warehouse)
             .await
             .unwrap();
         let batches = churnlake::engine::query(&ctx, sql).await.unwrap();

@@ -7,7 +7,7 @@
 //! lock and the incremental-ingest state need. Keys are relative to the warehouse root and
 //! use `/`.
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
@@ -53,13 +53,6 @@ pub fn store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
     Ok(store)
 }
 
-/// Whether a location names an object store rather than a local path.
-pub fn is_url(location: &str) -> bool {
-    location
-        .split_once("://")
-        .is_some_and(|(scheme, _)| scheme != "file" && !scheme.is_empty())
-}
-
 /// The warehouse a pipeline writes to.
 #[derive(Clone)]
 pub struct Warehouse {
@@ -84,7 +77,7 @@ impl Warehouse {
     /// Opens a warehouse; a local directory is created if missing.
     pub fn open(location: &Path) -> Result<Warehouse> {
         let text = location.to_string_lossy().to_string();
-        if is_url(&text) {
+        if crate::base::is_url(&text) {
             let url = Url::parse(&text)
                 .map_err(|e| Error::Usage(format!("warehouse `{text}` is not a URL: {e}")))?;
             let store = store_for(&url)?;

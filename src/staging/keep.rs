@@ -15,12 +15,12 @@
 //! A kept table is published as nothing (its files stand), and its `data_quality` figures
 //! are the last run's.
 
-use super::SourceReport;
-use super::staging::{STAGING_MODELS, StagingModel};
-use super::state::{StagedFigures, Staging};
+use super::manifest::{StagedFigures, Staging};
+use super::models::{STAGING_MODELS, StagingModel};
+use crate::base::error::Result;
 use crate::engine;
-use crate::error::Result;
-use crate::warehouse::Warehouse;
+use crate::engine::warehouse::Warehouse;
+use crate::ingest::SourceReport;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeMap;

@@ -1,134 +1,18 @@
-//! The DataFusion session churnlake runs its SQL models in, the functions it adds to SQL, and
-//! the two moves every model makes: run a `sql/` file, and write its result as a table.
-//!
-//! Nothing here knows a particular table; the models and their grain live with their layer.
+//! Writing a result as a table: a directory of Parquet files, Hive-partitioned when asked,
+//! streamed batch by batch (optionally through a Rust step), with one event per table
+//! written. It knows files and partitions, not what a table holds.
 
-use crate::error::{EngineContext, Error, Result};
-use crate::ingest::batch::writer_properties;
-use crate::ingest::convert::{MONEY_SCALE, RATE_SCALE, divide_rounded};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Int64Array};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type, Schema, SchemaRef};
+use crate::base::error::{EngineContext, Error, Result};
+use crate::base::table_file::writer_properties;
+use datafusion::arrow::array::Array;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::error::DataFusionError;
-use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
-use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext, ident};
+use datafusion::prelude::{DataFrame, ident};
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-fn config() -> SessionConfig {
-    SessionConfig::new()
-        .set_str("datafusion.execution.time_zone", "UTC")
-        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-        // Utf8View batches share their data buffers, and sorts and joins count a shared
-        // buffer once per batch: at 10 million events a sort asked for terabytes and failed.
-        .set_bool(
-            "datafusion.execution.parquet.schema_force_view_types",
-            false,
-        )
-}
-
-/// A session with UTC as its time zone and churnlake's SQL functions registered, using as
-/// much memory as it needs (tests and small ad-hoc queries).
-pub fn session() -> SessionContext {
-    with_functions(SessionContext::new_with_config(config()))
-}
-
-/// A session whose sorts and aggregates spill to `spill_dir` past `memory_limit` bytes, so
-/// its memory stays bounded whatever the input size.
-pub fn bounded_session(memory_limit: usize, spill_dir: &Path) -> Result<SessionContext> {
-    let runtime = RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit)))
-        .with_temp_file_path(spill_dir)
-        .build_arc()
-        .context("creating the query runtime")?;
-    Ok(with_functions(SessionContext::new_with_config_rt(
-        config(),
-        runtime,
-    )))
-}
-
-fn with_functions(ctx: SessionContext) -> SessionContext {
-    ctx.register_udf(fx_convert_udf());
-    ctx.register_udf(id_hash_udf());
-    ctx.register_udaf(crate::marts::key_windows::key_window_changes_udaf());
-    ctx.register_udf(crate::marts::reasons::health_reasons_udf());
-    ctx
-}
-
-/// `fx_convert(amount decimal(38,6), rate decimal(38,10))`: the amount in reporting currency,
-/// rounded half away from zero to 6 digits (SPEC §2), computed exactly in 128-bit integers.
-fn fx_convert_udf() -> datafusion::logical_expr::ScalarUDF {
-    let money = DataType::Decimal128(38, MONEY_SCALE as i8);
-    let rate = DataType::Decimal128(38, RATE_SCALE as i8);
-    create_udf(
-        "fx_convert",
-        vec![money.clone(), rate],
-        money.clone(),
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let amounts = arrays[0].as_primitive::<Decimal128Type>();
-            let rates = arrays[1].as_primitive::<Decimal128Type>();
-            let divisor = 10i128.pow(RATE_SCALE);
-            let converted: Decimal128Array = amounts
-                .iter()
-                .zip(rates.iter())
-                .map(|pair| match pair {
-                    (Some(amount), Some(rate)) => amount
-                        .checked_mul(rate)
-                        .map(|product| Some(divide_rounded(product, divisor)))
-                        .ok_or_else(|| {
-                            DataFusionError::Execution(format!(
-                                "fx_convert: {amount} × {rate} overflows a decimal"
-                            ))
-                        }),
-                    _ => Ok(None),
-                })
-                .collect::<Result<_, DataFusionError>>()?;
-            let converted = converted.with_data_type(DataType::Decimal128(38, MONEY_SCALE as i8));
-            Ok(ColumnarValue::Array(Arc::new(converted) as ArrayRef))
-        }),
-    )
-}
-
-/// `id_hash(id text)`: the id's 64-bit hash, as the raw files' `_id_hash` holds it (see
-/// [`crate::ingest::shape::ID_HASH`]).
-fn id_hash_udf() -> datafusion::logical_expr::ScalarUDF {
-    create_udf(
-        "id_hash",
-        vec![DataType::Utf8],
-        DataType::Int64,
-        Volatility::Immutable,
-        Arc::new(|args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let ids = arrays[0].as_string::<i32>();
-            let hashes: Int64Array = ids
-                .iter()
-                .map(|id| id.map(crate::ingest::shape::hash_id))
-                .collect();
-            Ok(ColumnarValue::Array(Arc::new(hashes) as ArrayRef))
-        }),
-    )
-}
-
-/// Runs one SQL model, with `${name}` placeholders filled from `vars`.
-pub async fn run_model(
-    ctx: &SessionContext,
-    name: &str,
-    sql: &str,
-    vars: &[(&str, &str)],
-) -> Result<DataFrame> {
-    let mut text = sql.to_string();
-    for (key, value) in vars {
-        text = text.replace(&format!("${{{key}}}"), value);
-    }
-    ctx.sql(&text).await.context(format!("model {name}"))
-}
 
 /// Writes a result as a directory of Parquet files, Hive-partitioned when asked: one
 /// `part-0.parquet` per partition (`<column>=<value>/`), or one at the root.
@@ -175,7 +59,7 @@ pub async fn write_table_through(
 }
 
 fn log_written(name: &str, rows: u64, started: std::time::Instant) {
-    crate::cli::output::event(
+    crate::base::log::event(
         "table_written",
         serde_json::json!({
             "table": name,
@@ -474,141 +358,12 @@ pub fn write_empty_file(schema: &Schema, dir: &Path, partition_by: Option<&str>)
     Ok(())
 }
 
-/// Registers a table directory written by [`write_table`].
-pub async fn register_table(
-    ctx: &SessionContext,
-    name: &str,
-    dir: &Path,
-    partition: Option<(&str, DataType)>,
-) -> Result<()> {
-    register_location(ctx, name, &dir.display().to_string(), partition).await
-}
-
-/// Registers a table written by [`write_table`] at a local path or an object-store URL
-/// (whose store is registered with the session).
-pub async fn register_location(
-    ctx: &SessionContext,
-    name: &str,
-    location: &str,
-    partition: Option<(&str, DataType)>,
-) -> Result<()> {
-    register_location_typed(ctx, name, location, None, partition).await
-}
-
-/// [`register_location`], reading the files' columns as `schema` (the columns of the files,
-/// without the partition column) when given: tables meant for a union with rows of those
-/// types then need no coercion.
-pub async fn register_location_typed(
-    ctx: &SessionContext,
-    name: &str,
-    location: &str,
-    schema: Option<&Schema>,
-    partition: Option<(&str, DataType)>,
-) -> Result<()> {
-    let partition_cols: Vec<(String, DataType)> = partition
-        .into_iter()
-        .map(|(column, ty)| (column.to_string(), ty))
-        .collect();
-    let mut options = ParquetReadOptions::default().table_partition_cols(partition_cols);
-    if let Some(schema) = schema {
-        options = options.schema(schema);
-    }
-    let path = format!("{}/", location.trim_end_matches('/'));
-    ctx.register_parquet(name, &path, options)
-        .await
-        .context(format!("registering {name} at {location}"))
-}
-
-/// Registers the warehouse table `name` under that name, if it has been published.
-pub async fn register_published(
-    ctx: &SessionContext,
-    warehouse: &crate::warehouse::Warehouse,
-    name: &str,
-    partition: Option<(&str, DataType)>,
-) -> Result<()> {
-    if warehouse.exists(name).await? {
-        register_location(ctx, name, &warehouse.url_of(name), partition).await?;
-    }
-    Ok(())
-}
-
-/// Runs a query and collects its batches.
-pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    ctx.sql(sql)
-        .await
-        .context(sql.to_string())?
-        .collect()
-        .await
-        .context(sql.to_string())
-}
-
-/// Every cell of the batches as display text (empty for null), row by row.
-pub fn string_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
-    let options = FormatOptions::default().with_null("");
-    let mut rows = Vec::new();
-    for batch in batches {
-        let formatters: Vec<ArrayFormatter> = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("displayable column"))
-            .collect();
-        for row in 0..batch.num_rows() {
-            rows.push(
-                formatters
-                    .iter()
-                    .map(|f| f.value(row).to_string())
-                    .collect(),
-            );
-        }
-    }
-    rows
-}
-
-/// One integer from a query such as `select count(*) from t`; 0 for no row or null.
-pub async fn query_count(ctx: &SessionContext, sql: &str) -> Result<u64> {
-    let df = ctx.sql(sql).await.context(sql.to_string())?;
-    count_of(df, sql).await
-}
-
-/// The integer a planned count query (`what`, for errors) returns; 0 for no row or null.
-pub async fn count_of(df: DataFrame, what: &str) -> Result<u64> {
-    let batches = df.collect().await.context(what.to_string())?;
-    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
-        return Ok(0);
-    };
-    let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Int64)
-        .context(format!("reading the result of {what}"))?;
-    let ints = column.as_primitive::<Int64Type>();
-    Ok(if ints.is_null(0) {
-        0
-    } else {
-        ints.value(0).max(0) as u64
-    })
-}
-
-/// Registers every table of a warehouse that exists: staged tables, marts and the run log.
-pub async fn register_warehouse(ctx: &SessionContext, location: &Path) -> Result<()> {
-    let warehouse = crate::warehouse::Warehouse::open(location)?;
-    register_tables(ctx, &warehouse).await
-}
-
-/// [`register_warehouse`] for an opened warehouse.
-pub async fn register_tables(
-    ctx: &SessionContext,
-    warehouse: &crate::warehouse::Warehouse,
-) -> Result<()> {
-    crate::ingest::register_staged(ctx, warehouse).await?;
-    crate::marts::register_marts(ctx, warehouse).await?;
-    for table in crate::publish::runlog::LOG_TABLES {
-        register_published(ctx, warehouse, table, Some(("run_id", DataType::Utf8))).await?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{query, register_table, session, string_rows};
     use datafusion::arrow::array::{Date32Array, Int64Array};
+    use datafusion::arrow::datatypes::DataType;
     use datafusion::arrow::datatypes::Field;
 
     fn batch(schema: &SchemaRef, days: &[i32], values: &[i64]) -> RecordBatch {

@@ -11,12 +11,13 @@
 //! restaging everything gives; its `data_quality` figures are the manifest's figures of the
 //! last run, brought forward.
 
-use super::shape::ID_HASH;
-use super::state::{self, StagedFigures, Staging};
+use super::manifest::{StagedFigures, Staging};
+use crate::base::days::{days_to_date, sql_date_list};
+use crate::base::error::{EngineContext, Result};
+use crate::engine::warehouse::Warehouse;
 use crate::engine::{self, WriteOrder};
-use crate::error::{EngineContext, Result};
-use crate::marts::date_list;
-use crate::warehouse::Warehouse;
+use crate::ingest::shape::ID_HASH;
+use crate::ingest::state;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
@@ -57,7 +58,7 @@ impl Append {
     pub fn partitions(&self) -> Vec<String> {
         self.dates
             .iter()
-            .map(|d| format!("{PARTITION}={}", super::convert::days_to_date(*d)))
+            .map(|d| format!("{PARTITION}={}", days_to_date(*d)))
             .collect()
     }
 
@@ -72,7 +73,7 @@ impl Append {
         format!(
             "(select * from previous_{} where {PARTITION} in ({}))",
             self.model,
-            date_list(&self.dates)
+            sql_date_list(&self.dates)
         )
     }
 }
@@ -252,7 +253,7 @@ pub async fn write(
         Some(rewritten) => {
             ctx.register_table(format!("{model}_restaged"), restaged.into_view())
                 .context(format!("restaged {model}"))?;
-            let dates = date_list(&append.dates);
+            let dates = sql_date_list(&append.dates);
             let vars = [("model", model), ("raw", append.raw), ("dates", &dates)];
             let df = engine::run_model(ctx, "rewrite_partitions", REWRITE_SQL, &vars).await?;
             engine::write_table(df, model, dir, Some(PARTITION), WriteOrder::Sort).await?;

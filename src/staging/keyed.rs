@@ -9,10 +9,10 @@
 //! result is row for row what restaging everything gives, without sorting every raw row.
 
 use super::append::MAX_NEW_ROWS;
-use super::state::{StagedFigures, Staging};
+use super::manifest::{StagedFigures, Staging};
+use crate::base::error::{EngineContext, Result};
+use crate::engine::warehouse::Warehouse;
 use crate::engine::{self, WriteOrder};
-use crate::error::{EngineContext, Result};
-use crate::warehouse::Warehouse;
 use datafusion::prelude::{DataFrame, SessionContext};
 use std::path::Path;
 

@@ -1,12 +1,12 @@
-//! Typed Arrow batches built row by row and streamed into a Parquet file.
+//! The Parquet files churnlake writes row by row: typed values, column types, and a writer
+//! that streams rows into one file.
 //!
 //! [`TableWriter`] owns one file: it buffers at most one batch of rows, then flushes it, so
 //! memory is bounded by the batch size whatever the input size. It knows column types, not
-//! what the columns mean.
+//! what the columns mean; the writer properties of every file churnlake writes live here.
 
-use super::convert::{MONEY_SCALE, RATE_SCALE, Value};
-use crate::contract::FieldType;
-use crate::error::{Error, Result};
+use super::decimal::{MONEY_SCALE, RATE_SCALE};
+use super::error::{Error, Result};
 use datafusion::arrow::array::{
     ArrayBuilder, ArrayRef, Date32Builder, Decimal128Builder, Int32Builder, Int64Builder,
     ListBuilder, StringBuilder, TimestampMicrosecondBuilder,
@@ -19,6 +19,35 @@ use parquet::file::properties::WriterProperties;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// A typed value, as it will be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Text(String),
+    Int(i32),
+    Long(i64),
+    /// A decimal's unscaled integer (scale given by the column).
+    Decimal(i128),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since the epoch, UTC.
+    Timestamp(i64),
+    List(Vec<String>),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
 
 /// Storage types of staged columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,20 +63,6 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
-    pub fn of(field: FieldType) -> ColumnType {
-        match field {
-            FieldType::Text | FieldType::Json | FieldType::Currency | FieldType::Enum(_) => {
-                ColumnType::Text
-            }
-            FieldType::Count | FieldType::Score { .. } => ColumnType::Int,
-            FieldType::Money => ColumnType::Money,
-            FieldType::Rate => ColumnType::Rate,
-            FieldType::Date => ColumnType::Date,
-            FieldType::Timestamp => ColumnType::Timestamp,
-            FieldType::Tags => ColumnType::Tags,
-        }
-    }
-
     pub fn data_type(self) -> DataType {
         match self {
             ColumnType::Text => DataType::Utf8,
@@ -185,7 +200,7 @@ impl TableWriter {
     }
 
     /// Appends one data row followed by its lineage: the last two columns, the source file's
-    /// id and the line (see [`crate::ingest::shape::RawTable::all_columns`]).
+    /// id and the line (a raw table's `_file` and `_line`).
     pub fn push_with_lineage(&mut self, row: &[Value], file: &str, line: i64) -> Result<()> {
         debug_assert_eq!(row.len() + 2, self.columns.len());
         for ((builder, column), value) in self.builders.iter_mut().zip(&self.columns).zip(row) {

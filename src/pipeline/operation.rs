@@ -2,12 +2,13 @@
 //! warehouse, take its lock, repair what an earlier crashed run left, then publish the
 //! run's files with its run log, write the run-results JSON and give the lock back.
 
-use super::output::{self, RunResults, Step};
+use super::results::{self, RunResults, Step};
+use crate::base::error::{Error, Result};
+use crate::base::log;
 use crate::config::Pipeline;
-use crate::error::{Error, Result};
+use crate::engine::warehouse::Warehouse;
 use crate::ingest::SourceReport;
 use crate::publish::{self, Publication, lock::Lock, runlog::Run};
-use crate::warehouse::Warehouse;
 use std::path::Path;
 use std::time::Instant;
 
@@ -26,7 +27,7 @@ impl Operation {
         let run = Run::start(command, &pipeline.name, &warehouse);
         let lock = Lock::acquire(&warehouse, &run.id, command).await?;
         if let Some(previous) = &lock.took_over {
-            output::warn(&format!(
+            log::warn(&format!(
                 "took over the lock of {previous}, which is no longer running"
             ));
         }
@@ -38,10 +39,10 @@ impl Operation {
             }
         };
         for line in &repaired {
-            output::warn(line);
+            log::warn(line);
         }
         let results = RunResults::new(&run, pipeline, &warehouse, repaired);
-        output::event(
+        log::event(
             "run_started",
             serde_json::json!({"run_id": run.id, "command": command, "warehouse": warehouse.location}),
         );
@@ -101,7 +102,7 @@ impl Operation {
         if let Err(e) = published {
             match &result {
                 Ok(()) => result = Err(e),
-                Err(_) => output::warn(&format!("the run log could not be written: {e}")),
+                Err(_) => log::warn(&format!("the run log could not be written: {e}")),
             }
         }
         let cleaned = publish::clean_scratch(&scratch);
@@ -109,7 +110,7 @@ impl Operation {
         if result.is_ok() {
             result = cleaned.and(released);
         }
-        output::finished(&self.results, &summary);
+        results::finished(&self.results, &summary);
         result
     }
 

@@ -1,0 +1,67 @@
+//! Registering tables with a session: a directory written by [`super::write_table`], at a
+//! local path or an object-store URL, with its partition column and, where asked, the column
+//! types to read it with.
+
+use super::warehouse::Warehouse;
+use crate::base::error::{EngineContext, Result};
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use std::path::Path;
+
+/// Registers a table directory written by [`write_table`].
+pub async fn register_table(
+    ctx: &SessionContext,
+    name: &str,
+    dir: &Path,
+    partition: Option<(&str, DataType)>,
+) -> Result<()> {
+    register_location(ctx, name, &dir.display().to_string(), partition).await
+}
+
+/// Registers a table written by [`write_table`] at a local path or an object-store URL
+/// (whose store is registered with the session).
+pub async fn register_location(
+    ctx: &SessionContext,
+    name: &str,
+    location: &str,
+    partition: Option<(&str, DataType)>,
+) -> Result<()> {
+    register_location_typed(ctx, name, location, None, partition).await
+}
+
+/// [`register_location`], reading the files' columns as `schema` (the columns of the files,
+/// without the partition column) when given: tables meant for a union with rows of those
+/// types then need no coercion.
+pub async fn register_location_typed(
+    ctx: &SessionContext,
+    name: &str,
+    location: &str,
+    schema: Option<&Schema>,
+    partition: Option<(&str, DataType)>,
+) -> Result<()> {
+    let partition_cols: Vec<(String, DataType)> = partition
+        .into_iter()
+        .map(|(column, ty)| (column.to_string(), ty))
+        .collect();
+    let mut options = ParquetReadOptions::default().table_partition_cols(partition_cols);
+    if let Some(schema) = schema {
+        options = options.schema(schema);
+    }
+    let path = format!("{}/", location.trim_end_matches('/'));
+    ctx.register_parquet(name, &path, options)
+        .await
+        .context(format!("registering {name} at {location}"))
+}
+
+/// Registers the warehouse table `name` under that name, if it has been published.
+pub async fn register_published(
+    ctx: &SessionContext,
+    warehouse: &Warehouse,
+    name: &str,
+    partition: Option<(&str, DataType)>,
+) -> Result<()> {
+    if warehouse.exists(name).await? {
+        register_location(ctx, name, &warehouse.url_of(name), partition).await?;
+    }
+    Ok(())
+}
