@@ -10,12 +10,13 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate, Weekday};
 use rand::Rng;
 
+use super::calendar::{DAY_MS, Month, ends_calendar_month};
 use super::defects::{Defect, DefectLog};
 use super::encode::{JsonObject, Timestamp, truncate_mid_line};
 use super::sample::poisson;
 use super::sink::{Compression, LineFile};
 use super::vocab::{FEATURES, Feature};
-use super::world::{DAY_MS, Month, World, ends_calendar_month};
+use super::world::World;
 use super::{Result, SourceOutput, Volume};
 
 const DIRECTORY: &str = "segment";

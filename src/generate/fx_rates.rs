@@ -7,8 +7,9 @@ use std::path::Path;
 use chrono::Days;
 use rand::Rng;
 
+use super::calendar::days_through;
 use super::sink::CsvFile;
-use super::world::{World, days_through};
+use super::world::World;
 use super::{Result, SourceOutput};
 
 pub(super) const PATH: &str = "fx/fx_rates.csv";

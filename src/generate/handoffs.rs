@@ -10,12 +10,13 @@ use std::path::Path;
 use chrono::{Datelike, Days, Duration, NaiveDateTime};
 use rand::Rng;
 
+use super::calendar::moment;
 use super::defects::{Defect, DefectLog, PlantSchedule};
 use super::encode::rfc3339_seconds;
 use super::sample::pick;
 use super::sink::CsvFile;
 use super::vocab::{self, Language, NOTE_PROSE};
-use super::world::{Account, ContractLine, HandoffFacts, World, moment};
+use super::world::{Account, ContractLine, HandoffFacts, World};
 use super::{Result, SourceOutput};
 
 pub(super) const PATH: &str = "handoffs/handoffs.csv";

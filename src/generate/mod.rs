@@ -22,6 +22,8 @@
 //! - `_planted.csv` (`account_id,persona,first_start_date,contract_end,currency`)
 //! - `_malformed.csv` (`file,line,kind`)
 
+mod calendar;
+mod contracts;
 mod defects;
 mod encode;
 mod events;
@@ -29,6 +31,7 @@ mod fx_rates;
 mod handoffs;
 mod nps;
 mod pageviews;
+mod people;
 mod planted;
 mod sample;
 mod sink;
@@ -44,10 +47,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use calendar::History;
 use defects::DefectLog;
 use sample::{Stream, stream_rng};
 use sink::WrittenFile;
-use world::{History, World};
+use world::World;
 
 /// What to generate. The caller (the CLI) supplies the defaults.
 #[derive(Clone, Debug)]

@@ -8,12 +8,13 @@ use std::path::Path;
 use chrono::{Days, NaiveDate, NaiveDateTime};
 use rand::Rng;
 
+use super::calendar::{DAY_MS, moment};
 use super::defects::{Defect, DefectLog, PlantSchedule};
 use super::encode::rfc3339_seconds;
 use super::sample::{early_days, pick, pick_weighted};
 use super::sink::CsvFile;
 use super::vocab::{DETRACTOR_COMMENTS, PASSIVE_COMMENTS, PROMOTER_COMMENTS};
-use super::world::{Account, DAY_MS, Lifecycle, World, moment};
+use super::world::{Account, Lifecycle, World};
 use super::{Result, SourceOutput};
 
 pub(super) const PATH: &str = "nps/nps.csv";

@@ -9,11 +9,12 @@ use std::path::Path;
 use chrono::NaiveDate;
 use rand::Rng;
 
+use super::calendar::{DAY_MS, Month};
 use super::encode::{JsonObject, Timestamp};
 use super::sample::{pick, pick_weighted, poisson};
 use super::sink::{Compression, LineFile};
 use super::vocab::{HELP_PAGES, HELP_SITE, HelpPage, HelpTopic, REFERRERS};
-use super::world::{Account, DAY_MS, Month, World};
+use super::world::{Account, World};
 use super::{Result, SourceOutput};
 
 const DIRECTORY: &str = "helpsite";

@@ -11,12 +11,13 @@ use std::path::Path;
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use rand::Rng;
 
+use super::calendar::moment;
 use super::defects::{Defect, DefectLog, PlantSchedule};
 use super::encode::{JsonObject, rfc3339_seconds, truncate_mid_line};
 use super::sample::{pick, pick_weighted, poisson};
 use super::sink::{Compression, LineFile, WrittenFile};
 use super::vocab::{TICKET_TOPICS, TicketTopic};
-use super::world::{Account, World, moment};
+use super::world::{Account, World};
 use super::{Result, SourceOutput};
 
 const FIRST_EXPORT: &str = "tickets/tickets-0001.ndjson";
