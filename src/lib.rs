@@ -23,4 +23,5 @@ pub mod publish;
 pub mod report;
 pub mod staging;
 
-pub use base::error::{Error, ExitCode, Result};
+pub use base::error::ExitCode;
+pub use pipeline::{Error, Result};

@@ -9,7 +9,7 @@ pub mod ids;
 pub mod log;
 pub mod table_file;
 
-use error::{Error, Result};
+use error::{FileError, Result};
 use std::path::Path;
 
 /// Whether a location names an object store (`s3://`, `gs://`, `az://`, …) rather than a
@@ -42,10 +42,10 @@ fn collect_files(dir: &Path, prefix: &str, files: &mut Vec<String>) -> Result<()
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io(dir, e)),
+        Err(e) => return Err(FileError::new(dir, e)),
     };
     for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let entry = entry.map_err(|e| FileError::new(dir, e))?;
         let name = entry.file_name().to_string_lossy().to_string();
         let rel = if prefix.is_empty() {
             name

@@ -6,7 +6,7 @@
 //! what the columns mean; the writer properties of every file churnlake writes live here.
 
 use super::decimal::{MONEY_SCALE, RATE_SCALE};
-use super::error::{Error, Result};
+use super::error::{FileError, Result};
 use datafusion::arrow::array::{
     ArrayBuilder, ArrayRef, Date32Builder, Decimal128Builder, Int32Builder, Int64Builder,
     ListBuilder, StringBuilder, TimestampMicrosecondBuilder,
@@ -167,12 +167,12 @@ impl TableWriter {
         properties: WriterProperties,
     ) -> Result<TableWriter> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            std::fs::create_dir_all(parent).map_err(|e| FileError::new(parent, e))?;
         }
-        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let file = File::create(path).map_err(|e| FileError::new(path, e))?;
         let schema = schema_of(&columns);
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))
-            .map_err(|e| Error::io(path, e))?;
+            .map_err(|e| FileError::new(path, e))?;
         let builders = columns.iter().map(|c| c.ty.builder(batch_rows)).collect();
         Ok(TableWriter {
             path: path.to_path_buf(),
@@ -233,10 +233,10 @@ impl TableWriter {
         }
         let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)
-            .map_err(|e| Error::io(&self.path, e))?;
+            .map_err(|e| FileError::new(&self.path, e))?;
         self.writer
             .write(&batch)
-            .map_err(|e| Error::io(&self.path, e))?;
+            .map_err(|e| FileError::new(&self.path, e))?;
         self.written += self.buffered as u64;
         self.buffered = 0;
         Ok(())
@@ -245,7 +245,9 @@ impl TableWriter {
     /// Flushes and closes the file; returns the rows written.
     pub fn finish(mut self) -> Result<u64> {
         self.flush()?;
-        self.writer.close().map_err(|e| Error::io(&self.path, e))?;
+        self.writer
+            .close()
+            .map_err(|e| FileError::new(&self.path, e))?;
         Ok(self.written)
     }
 }

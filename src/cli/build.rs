@@ -2,8 +2,8 @@
 
 use super::GlobalArgs;
 use super::output;
-use crate::base::error::Result;
 use crate::pipeline;
+use crate::pipeline::Result;
 use crate::report;
 use chrono::NaiveDate;
 use clap::Args;

@@ -2,8 +2,8 @@
 
 use super::generate::{DatasetArgs, print_summary, write_dataset};
 use super::{BUILTIN_PIPELINE, GlobalArgs};
-use crate::base::error::{Error, Result};
 use crate::config::Overrides;
+use crate::pipeline::{Error, Result};
 use crate::report;
 use clap::Args;
 use std::path::PathBuf;

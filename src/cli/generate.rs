@@ -1,7 +1,7 @@
 //! `churnlake generate`: write demo sources in the real export formats.
 
-use crate::base::error::{Error, Result};
 use crate::generate::{self, GenerateError, GenerateOptions, GenerateSummary, Volume};
+use crate::pipeline::{Error, Result};
 use chrono::NaiveDate;
 use clap::Args;
 use std::path::PathBuf;

@@ -3,8 +3,8 @@
 
 use super::GlobalArgs;
 use super::output;
-use crate::base::error::Result;
 use crate::pipeline;
+use crate::pipeline::Result;
 use crate::report;
 use clap::Args;
 

@@ -12,8 +12,8 @@ mod run;
 mod unlock;
 mod validate;
 
-use crate::base::error::Result;
 use crate::config::{Overrides, Pipeline};
+use crate::pipeline::Result;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 

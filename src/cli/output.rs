@@ -2,8 +2,8 @@
 //! results are copied, and rendering the error that ends a run. Events, warnings and
 //! progress bars are `base::log`'s; the run-results document is `pipeline::results`'.
 
-use crate::base::error::Error;
 use crate::base::log::{self, LogFormat, format};
+use crate::pipeline::Error;
 use std::path::PathBuf;
 
 pub use crate::base::log::is_text;

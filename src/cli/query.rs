@@ -1,7 +1,8 @@
 //! `churnlake query`: run SQL over the warehouse tables and print the result.
 
 use super::GlobalArgs;
-use crate::base::error::{EngineContext, Result};
+use crate::engine::EngineContext;
+use crate::pipeline::Result;
 use crate::pipeline::catalog;
 use clap::Args;
 
@@ -22,5 +23,5 @@ pub async fn execute(global: &GlobalArgs, args: QueryArgs) -> Result<()> {
     let ctx = catalog::session();
     catalog::register_warehouse(&ctx, &pipeline.warehouse).await?;
     let df = ctx.sql(&args.sql).await.context("query")?;
-    df.show().await.context("query")
+    Ok(df.show().await.context("query")?)
 }

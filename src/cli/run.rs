@@ -3,7 +3,7 @@
 
 use super::GlobalArgs;
 use super::output;
-use crate::base::error::Result;
+use crate::pipeline::Result;
 use crate::pipeline::{self, Every, IngestOutcome, schedule};
 use crate::report;
 use chrono::NaiveDate;

@@ -1,8 +1,8 @@
 //! `churnlake unlock`: remove a warehouse lock left by a run that is known to be dead.
 
 use super::GlobalArgs;
-use crate::base::error::Result;
 use crate::engine::warehouse::Warehouse;
+use crate::pipeline::Result;
 use crate::publish::lock;
 use clap::Args;
 

@@ -1,7 +1,7 @@
 //! `churnlake validate`: check a pipeline file and report every problem at once.
 
 use super::GlobalArgs;
-use crate::base::error::Result;
+use crate::pipeline::Result;
 use clap::Args;
 
 /// Check the pipeline file: keys, kinds, mappings, globs, CSV headers, and every SQL

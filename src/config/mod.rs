@@ -7,13 +7,14 @@
 //! headers, SQL expressions) add theirs to the same list. Code downstream of [`Pipeline`]
 //! never re-checks configuration. This module reads only the pipeline file and lists globs.
 
+pub mod error;
+pub use error::{Error, Result};
 mod analytics;
 mod locate;
 pub mod model;
 mod sections;
 mod sources;
 
-use crate::base::error::{Error, Result};
 use crate::contract::{SourceKind, is_currency_code};
 use chrono_tz::Tz;
 use sections::{PipelineSection, deserialize_all, suggest};
@@ -94,11 +95,9 @@ impl Draft {
 /// Reads a pipeline file and checks everything the file alone can tell; fails only when
 /// the file cannot be read.
 pub fn read(file: &Path, overrides: &Overrides) -> Result<Draft> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        Error::Usage(format!(
-            "cannot read pipeline file {}: {e}; pass an existing file with --pipeline",
-            file.display()
-        ))
+    let text = std::fs::read_to_string(file).map_err(|source| Error::Unreadable {
+        file: file.to_path_buf(),
+        source,
     })?;
     let mut problems = Problems::new(file, &text);
     let pipeline = validate(&text, file, overrides, &mut problems);
@@ -147,7 +146,7 @@ impl Problems {
 
     fn into_error(mut self) -> Error {
         self.list.sort_by_key(|(line, _)| *line);
-        Error::Config {
+        Error::Problems {
             file: self.file,
             problems: self.list.into_iter().map(|(_, message)| message).collect(),
         }

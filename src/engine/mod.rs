@@ -5,6 +5,8 @@
 //! It knows no table and no SQL function of churnlake's: the layers above register theirs
 //! with the sessions they open (`staging::register_functions`, `marts::register_functions`).
 
+pub mod error;
+pub use error::{EngineContext, Error, Result};
 mod tables;
 pub mod warehouse;
 mod write;
@@ -14,7 +16,6 @@ pub use write::{
     BatchStep, WriteOrder, peak_rss_bytes, write_empty_file, write_table, write_table_through,
 };
 
-use crate::base::error::{EngineContext, Result};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;

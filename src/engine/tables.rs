@@ -3,7 +3,8 @@
 //! types to read it with.
 
 use super::warehouse::Warehouse;
-use crate::base::error::{EngineContext, Result};
+use crate::engine::EngineContext;
+use crate::engine::Result;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use std::path::Path;

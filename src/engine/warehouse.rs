@@ -7,7 +7,7 @@
 //! lock and the incremental-ingest state need. Keys are relative to the warehouse root and
 //! use `/`.
 
-use crate::base::error::{Error, Result};
+use crate::engine::{Error, Result};
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
@@ -20,7 +20,7 @@ use url::Url;
 /// An object store for a URL such as `s3://bucket/prefix`, configured from the environment.
 pub fn store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
     let fail = |e: object_store::Error| {
-        Error::Usage(format!(
+        Error::Location(format!(
             "cannot use `{url}`: {e}; check the credentials and endpoint in the environment \
              (AWS_*, GOOGLE_*, AZURE_* variables)"
         ))
@@ -45,7 +45,7 @@ pub fn store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
                 .map_err(fail)?,
         ),
         other => {
-            return Err(Error::Usage(format!(
+            return Err(Error::Location(format!(
                 "`{url}`: unsupported scheme `{other}://`; use a local path, s3://, gs:// or az://"
             )));
         }
@@ -79,12 +79,12 @@ impl Warehouse {
         let text = location.to_string_lossy().to_string();
         if crate::base::is_url(&text) {
             let url = Url::parse(&text)
-                .map_err(|e| Error::Usage(format!("warehouse `{text}` is not a URL: {e}")))?;
+                .map_err(|e| Error::Location(format!("warehouse `{text}` is not a URL: {e}")))?;
             let store = store_for(&url)?;
             let root = ObjectPath::from_url_path(url.path())
-                .map_err(|e| Error::Usage(format!("warehouse `{text}`: {e}")))?;
+                .map_err(|e| Error::Location(format!("warehouse `{text}`: {e}")))?;
             let base = Url::parse(&format!("{}://{}", url.scheme(), url.authority()))
-                .map_err(|e| Error::Usage(format!("warehouse `{text}`: {e}")))?;
+                .map_err(|e| Error::Location(format!("warehouse `{text}`: {e}")))?;
             return Ok(Warehouse {
                 location: text.trim_end_matches('/').to_string(),
                 store,

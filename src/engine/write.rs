@@ -2,8 +2,9 @@
 //! streamed batch by batch (optionally through a Rust step), with one event per table
 //! written. It knows files and partitions, not what a table holds.
 
-use crate::base::error::{EngineContext, Error, Result};
 use crate::base::table_file::writer_properties;
+use crate::engine::EngineContext;
+use crate::engine::{Error, Result};
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;

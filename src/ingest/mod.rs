@@ -7,6 +7,8 @@
 //! set-level and belong to `staging`. This module writes only into the run's work directory
 //! and publishes nothing.
 
+pub mod error;
+pub use error::{Error, Result};
 pub mod convert;
 pub mod headers;
 pub mod notes;
@@ -16,7 +18,6 @@ pub mod remote;
 pub mod shape;
 pub mod state;
 
-use crate::base::error::{Error, Result};
 use crate::base::table_file::TableWriter;
 use crate::config::Pipeline;
 use indicatif::ProgressBar;
@@ -143,7 +144,7 @@ pub async fn read_sources(
     let mut quarantine =
         match TableWriter::create(&quarantine_file, quarantine_columns(), pipeline.batch_rows) {
             Ok(writer) => Quarantine { writer },
-            Err(e) => return (read, Err(e)),
+            Err(e) => return (read, Err(e.into())),
         };
     let mut first_error = None;
     for source in &pipeline.sources {
@@ -210,7 +211,7 @@ pub async fn read_sources(
     match quarantine.writer.finish() {
         Ok(rows) => read.quarantined = rows,
         Err(e) => {
-            first_error.get_or_insert(e);
+            first_error.get_or_insert(e.into());
         }
     }
     if first_error.is_none()
@@ -222,10 +223,10 @@ pub async fn read_sources(
             .find(|c| !c.passed)
             .map(|c| c.detail.clone())
             .unwrap_or_default();
-        first_error = Some(Error::DataCheck(format!(
-            "source `{}`: {detail}",
-            failed.source
-        )));
+        first_error = Some(Error::BadRows {
+            name: failed.source.clone(),
+            detail,
+        });
     }
     if let Some(e) = first_error {
         return (read, Err(e));

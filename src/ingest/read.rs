@@ -7,9 +7,9 @@ use super::convert;
 use super::reader::{Item, Projection, Shape, SourceFile, read_records};
 use super::shape::{Rejection, Shaper};
 use super::state::{self, FileState, Plan};
-use crate::base::error::Result;
 use crate::base::table_file::{Column, ColumnType, TableWriter, Value};
 use crate::config::{Pipeline, Source};
+use crate::ingest::Result;
 use indicatif::ProgressBar;
 use std::path::Path;
 
@@ -51,7 +51,8 @@ impl Quarantine {
             rejection.field.map(Value::Text).unwrap_or(Value::Null),
             Value::Text(raw),
             Value::Text(rejection.reason),
-        ])
+        ])?;
+        Ok(())
     }
 }
 
@@ -167,7 +168,7 @@ fn read_file(
             let path = raw_dir.join(t.name).join(format!("{id}.parquet"));
             TableWriter::create_raw(&path, t.all_columns(), pipeline.batch_rows)
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<crate::base::error::Result<Vec<_>>>()?;
     let columns: Vec<Option<String>> = fields
         .iter()
         .map(|f| source.column_for(f.name, file.format).map(str::to_string))
@@ -204,7 +205,7 @@ fn read_file(
                 match shaped {
                     Ok((table, row)) => {
                         valid += 1;
-                        writers[table].push_with_lineage(&row, &id, line as i64)
+                        Ok(writers[table].push_with_lineage(&row, &id, line as i64)?)
                     }
                     Err(rejection) => reject(line, rejection, raw.render()),
                 }

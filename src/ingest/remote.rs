@@ -3,12 +3,12 @@
 //! directory first, so every reader works on a local file. Messages and the quarantine name
 //! the object's URL.
 
-use crate::base::error::{Error, Result};
 use crate::base::is_url;
 use crate::config::Source;
 use crate::engine::warehouse::{download, store_for};
 use crate::ingest::reader::SourceFile;
 use crate::ingest::state::FileStat;
+use crate::ingest::{Error, Result};
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use std::path::Path;
@@ -21,7 +21,7 @@ pub async fn resolve(source: &Source, work: &Path) -> Result<Vec<SourceFile>> {
         return Ok(source.files.iter().map(SourceFile::local).collect());
     }
     let url = Url::parse(&source.path)
-        .map_err(|e| Error::Usage(format!("`{}` is not a valid URL: {e}", source.path)))?;
+        .map_err(|e| Error::Source(format!("`{}` is not a valid URL: {e}", source.path)))?;
     let store = store_for(&url)?;
     let key_pattern = url.path().trim_start_matches('/').to_string();
     let decoded = percent_decode(&key_pattern);
@@ -34,7 +34,7 @@ pub async fn resolve(source: &Source, work: &Path) -> Result<Vec<SourceFile>> {
         None => ObjectPath::default(),
     };
     let pattern = glob::Pattern::new(&decoded)
-        .map_err(|e| Error::Usage(format!("`{}` is not a valid glob: {e}", source.path)))?;
+        .map_err(|e| Error::Source(format!("`{}` is not a valid glob: {e}", source.path)))?;
     let objects: Vec<_> = store
         .list(Some(&prefix))
         .try_collect()
@@ -58,7 +58,7 @@ pub async fn resolve(source: &Source, work: &Path) -> Result<Vec<SourceFile>> {
         files.push(file);
     }
     if files.is_empty() {
-        return Err(Error::Usage(format!(
+        return Err(Error::Source(format!(
             "source `{}`: no object matches `{}`; check `path` and the credentials in the \
              environment",
             source.name, source.path
@@ -76,7 +76,7 @@ pub async fn fetch(file: &SourceFile) -> Result<()> {
     let url = Url::parse(origin).map_err(|e| Error::io(origin, e))?;
     let store = store_for(&url)?;
     let key = ObjectPath::from(percent_decode(url.path().trim_start_matches('/')));
-    download(&store, &key, &file.path, origin).await
+    Ok(download(&store, &key, &file.path, origin).await?)
 }
 
 fn percent_decode(text: &str) -> String {

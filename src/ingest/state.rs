@@ -10,10 +10,10 @@
 //! checksum), so its earlier rows drop out. A change to a source's definition or to
 //! churnlake's version invalidates the source's raw files (they would be typed differently).
 
-use crate::base::error::{Error, Result};
 use crate::config::{Pipeline, Source};
 use crate::engine::warehouse::Warehouse;
 use crate::ingest::reader::SourceFile;
+use crate::ingest::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::Hasher;

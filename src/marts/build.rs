@@ -17,9 +17,10 @@ use super::window_figures::{
 };
 use super::{health, playbook};
 use crate::base::days::{days_to_date, sql_date_list};
-use crate::base::error::{EngineContext, Error, Result};
 use crate::config::Pipeline;
+use crate::engine::EngineContext;
 use crate::engine::{self, WriteOrder, warehouse::Warehouse};
+use crate::marts::{Error, Result};
 use chrono::NaiveDate;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
@@ -93,7 +94,7 @@ pub async fn build(
     known: &history::KnownScores,
 ) -> Result<BuildOutcome> {
     let Some(model) = &pipeline.health else {
-        return Err(Error::Usage(format!(
+        return Err(Error::Model(format!(
             "{} has no [health] section; copy the one in pipelines/default.toml",
             pipeline.file.display()
         )));
@@ -199,7 +200,7 @@ pub async fn build(
     let subject_df = ctx.sql(&subject_sql).await.context("playbook subject")?;
     ctx.register_table("subject", subject_df.into_view())
         .context("playbook subject")?;
-    let playbook_sql = playbook::playbook_sql(&pipeline.playbook).map_err(Error::Usage)?;
+    let playbook_sql = playbook::playbook_sql(&pipeline.playbook).map_err(Error::Internal)?;
     let actions = ctx
         .sql(&playbook_sql)
         .await
@@ -248,7 +249,7 @@ pub(super) fn empty_prior_health() -> Result<MemTable> {
         Field::new("score", DataType::Float64, true),
         Field::new("band", DataType::Utf8, true),
     ]));
-    MemTable::try_new(schema, vec![vec![]]).context("prior_health")
+    Ok(MemTable::try_new(schema, vec![vec![]]).context("prior_health")?)
 }
 
 /// Registers `prior_health`: the health scores of the `reused` dates, from the warehouse's
@@ -275,10 +276,9 @@ async fn register_prior_health(
         }
     }
     if parts.is_empty() {
-        return ctx
-            .register_table("prior_health", Arc::new(empty_prior_health()?))
-            .map(|_| ())
-            .context("prior_health");
+        ctx.register_table("prior_health", Arc::new(empty_prior_health()?))
+            .context("prior_health")?;
+        return Ok(());
     }
     let mut views = Vec::new();
     for (i, (location, dates)) in parts.iter().enumerate() {

@@ -2,9 +2,10 @@
 //! the customer table's SQL with the pipeline's rules filled in; the fingerprint of what
 //! decides a date's rows; and the checks and registrations every pass shares.
 
-use crate::base::error::{EngineContext, Error, Result};
 use crate::config::Pipeline;
+use crate::engine::EngineContext;
 use crate::engine::{self, WriteOrder, warehouse::Warehouse};
+use crate::marts::{Error, Result};
 use crate::staging::models::STAGING_MODELS;
 use datafusion::arrow::array::{Date32Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -151,7 +152,7 @@ pub(super) fn date_table(column: &str, days: &[i32]) -> Result<MemTable> {
     let values = Date32Array::from(days.to_vec());
     let batch =
         RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).context(column.to_string())?;
-    MemTable::try_new(schema, vec![vec![batch]]).context(column.to_string())
+    Ok(MemTable::try_new(schema, vec![vec![batch]]).context(column.to_string())?)
 }
 
 /// Fails when `<table>_all` (restricted by `filter`) repeats a key of its grain.
@@ -170,7 +171,7 @@ pub(super) async fn check_grain(
     )
     .await?;
     if repeated > 0 {
-        return Err(Error::DataCheck(format!(
+        return Err(Error::Check(format!(
             "{table} is not unique on ({key}): {repeated} keys repeat"
         )));
     }
@@ -185,13 +186,9 @@ pub(super) async fn write_and_register(
 ) -> Result<()> {
     let path = dir.join(name);
     engine::write_table(df, name, &path, Some("as_of_date"), WriteOrder::AsItComes).await?;
-    engine::register_table(
-        ctx,
-        &format!("{name}_all"),
-        &path,
-        Some(("as_of_date", DataType::Date32)),
-    )
-    .await
+    let partition = Some(("as_of_date", DataType::Date32));
+    engine::register_table(ctx, &format!("{name}_all"), &path, partition).await?;
+    Ok(())
 }
 
 /// Registers the published mart tables of a warehouse, skipping those not built yet.

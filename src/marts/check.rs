@@ -7,11 +7,12 @@ use super::catalog::{as_of_table, customer_daily_sql};
 use super::expressions;
 use super::window_figures::window_figures_sql;
 use super::{health, last_active, sweep};
-use crate::base::error::{EngineContext, Error, Result};
 use crate::config::Pipeline;
 use crate::contract::SourceKind;
 use crate::engine;
+use crate::engine::EngineContext;
 use crate::ingest::shape::raw_tables;
+use crate::marts::Result;
 use crate::staging::models::STAGING_MODELS;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
@@ -123,13 +124,13 @@ pub async fn expression_problems(pipeline: &Pipeline) -> Result<Vec<(String, Str
         let scored = ctx
             .sql(&health::scored_sql(model))
             .await
-            .map_err(|e| Error::engine("planning health_scores", e))?;
+            .map_err(|e| crate::engine::Error::query("planning health_scores", e))?;
         ctx.register_table("health_scored", scored.into_view())
             .context("planning health")?;
         let health = ctx
             .sql(&health::health_sql(model))
             .await
-            .map_err(|e| Error::engine("planning health_scores", e))?;
+            .map_err(|e| crate::engine::Error::query("planning health_scores", e))?;
         let subject = subject_schema(&customer_schema, health.schema().as_arrow());
         let mut checks = Vec::new();
         for rule in &pipeline.playbook {

@@ -10,8 +10,8 @@
 
 use crate::base::Written;
 use crate::base::days::date_to_days;
-use crate::base::error::{Error, Result};
 use crate::engine::warehouse::Warehouse;
+use crate::marts::{Error, Result};
 use crate::staging::Reach;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -13,10 +13,11 @@
 //! first swept day's month and only that month's earlier days from `stg_events`
 //! (sql/marts/window_figures.sql). A run that fails publishes none.
 
-use crate::base::error::{EngineContext, Error, Result};
 use crate::base::{Written, files_under};
+use crate::engine::EngineContext;
 use crate::engine::warehouse::{Entry, Warehouse};
 use crate::engine::{self, WriteOrder};
+use crate::marts::{Error, Result};
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;

@@ -7,6 +7,8 @@
 //! publishes. The Rust functions the marts' SQL calls are registered by
 //! [`register_functions`].
 
+pub mod error;
+pub use error::{Error, Result};
 mod build;
 mod catalog;
 mod check;

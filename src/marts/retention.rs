@@ -5,9 +5,10 @@
 
 use super::build::PRIOR_HEALTH_COLUMNS;
 use super::catalog::{WHOLE_TABLES, check_grain, date_table};
-use crate::base::error::{EngineContext, Error, Result};
 use crate::config::Pipeline;
+use crate::engine::EngineContext;
 use crate::engine::{self, WriteOrder};
+use crate::marts::{Error, Result};
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 use std::path::Path;
@@ -78,7 +79,7 @@ pub(super) async fn build_retention(
     )
     .await?;
     if let Some(row) = engine::string_rows(&broken).first() {
-        return Err(Error::DataCheck(format!(
+        return Err(Error::Check(format!(
             "the retention equation does not hold for month {} segment {}",
             row[0], row[1]
         )));

@@ -14,8 +14,9 @@
 //! of a backfill's `window_figures`. Here the sums are plain additions, and the step holds one
 //! account's sums at a time, so its memory does not grow with the input.
 
-use crate::base::error::{EngineContext, Error, Result};
 use crate::engine::BatchStep;
+use crate::engine::EngineContext;
+use crate::marts::{Error, Result};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int32Builder, Int64Array, Int64Builder, RecordBatch, UInt32Array,
 };
@@ -45,7 +46,7 @@ impl RunningSums {
     pub fn new(input: &Schema) -> Result<Self> {
         let index = |name: &str| {
             input.index_of(name).map_err(|_| {
-                Error::Usage(format!(
+                Error::Internal(format!(
                     "window_figures: the sweep's rows have no `{name}` column"
                 ))
             })
@@ -79,7 +80,7 @@ impl RunningSums {
 }
 
 /// A column as 64-bit integers.
-fn integers(batch: &RecordBatch, column: usize) -> Result<Int64Array> {
+fn integers(batch: &RecordBatch, column: usize) -> crate::engine::Result<Int64Array> {
     let values = cast(batch.column(column), &DataType::Int64).context("window_figures sweep")?;
     Ok(values.as_primitive::<Int64Type>().clone())
 }
@@ -89,7 +90,7 @@ impl BatchStep for RunningSums {
         self.output.clone()
     }
 
-    fn apply(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
+    fn apply(&mut self, batch: &RecordBatch) -> crate::engine::Result<RecordBatch> {
         let accounts =
             cast(batch.column(self.account), &DataType::Utf8).context("window_figures sweep")?;
         let accounts = accounts.as_string::<i32>();
@@ -100,7 +101,7 @@ impl BatchStep for RunningSums {
             .changes
             .iter()
             .map(|c| integers(batch, *c))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<crate::engine::Result<Vec<_>>>()?;
 
         let mut dates = Vec::new();
         let mut sums: Vec<Int64Builder> = changes.iter().map(|_| Int64Builder::new()).collect();

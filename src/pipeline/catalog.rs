@@ -1,8 +1,8 @@
 //! Every table of a warehouse registered in one session, with every SQL function churnlake
 //! adds: what `query` reads, and what tests and benchmarks read a warehouse through.
 
-use crate::base::error::Result;
 use crate::engine::{self, warehouse::Warehouse};
+use crate::pipeline::Result;
 use crate::publish::runlog::LOG_TABLES;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;

@@ -4,10 +4,10 @@
 //! scores it reuses.
 
 use crate::base::days::{date_to_days, days_to_date, month_starts};
-use crate::base::error::{Error, Result};
 use crate::config::Pipeline;
 use crate::engine::{self, warehouse::Warehouse};
 use crate::marts::{PassDates, PassKind};
+use crate::pipeline::{Error, Result};
 use chrono::{Months, NaiveDate};
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeSet;

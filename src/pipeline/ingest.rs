@@ -5,13 +5,13 @@
 
 use super::operation::{Operation, RunLog};
 use super::results::Step;
-use crate::base::error::{Error, Result};
 use crate::base::log;
 use crate::config::Pipeline;
 use crate::engine::warehouse::Warehouse;
 use crate::ingest::state::{self, RAW_DIR};
 use crate::ingest::{self, SourceReport};
 use crate::marts::history::{self, HealthHistory};
+use crate::pipeline::{Error, Result};
 use crate::publish::Publication;
 use crate::staging::manifest::{MANIFEST, Manifest};
 use crate::staging::{self, Reach, Staged};
@@ -155,12 +155,13 @@ pub async fn ingest(
     let previous = if full_refresh {
         Ok(Manifest::default())
     } else {
-        Manifest::load(warehouse).await
+        Manifest::load(warehouse).await.map_err(Error::from)
     };
     let loaded = match previous {
         Ok(manifest) => state::cached_raw(warehouse)
             .await
-            .map(|raw| (manifest, raw)),
+            .map(|raw| (manifest, raw))
+            .map_err(Error::from),
         Err(e) => Err(e),
     };
     let previous = match loaded {
@@ -188,7 +189,7 @@ pub async fn ingest(
     outcome.new_raw_files = read.new_raw_files;
     outcome.kept_ids = read.kept_ids;
     if let Err(e) = result {
-        outcome.result = Err(e);
+        outcome.result = Err(e.into());
         return outcome;
     }
     // Staging SQL of another churnlake build restages every table, even with no file new.
@@ -201,7 +202,7 @@ pub async fn ingest(
     let staged_exist = match warehouse.exists("stg_handoffs").await {
         Ok(exists) => exists,
         Err(e) => {
-            outcome.result = Err(e);
+            outcome.result = Err(e.into());
             return outcome;
         }
     };
@@ -225,7 +226,8 @@ pub async fn ingest(
         &mut outcome.sources,
         &mut staged,
     )
-    .await;
+    .await
+    .map_err(Error::from);
     outcome.tables = staged.tables;
     outcome.rewritten = staged.rewritten;
     outcome.updated = staged.updated;
@@ -285,7 +287,10 @@ pub async fn ingest_step(
             .publication(&op.warehouse, op.scratch(), &mut publication)
             .await
         {
-            Ok(()) => publication.publish(&op.warehouse, op.scratch()).await,
+            Ok(()) => publication
+                .publish(&op.warehouse, op.scratch())
+                .await
+                .map_err(Error::from),
             Err(e) => Err(e),
         };
     }

@@ -7,6 +7,8 @@
 //! layers below wrote; only `publish` makes it visible. The command line calls this API;
 //! so do the tests and benchmarks.
 
+pub mod error;
+pub use error::{Error, Result};
 pub mod build;
 pub mod catalog;
 pub mod dates;
@@ -18,7 +20,6 @@ pub use build::{all_tables, build_step, run_build};
 pub use dates::{Every, schedule};
 pub use ingest::{IngestOutcome, ingest_step, logged_sources, run_ingest};
 
-use crate::base::error::Result;
 use crate::config::{self, Overrides, Pipeline};
 use crate::marts::BuildOutcome;
 use crate::publish::Publication;
@@ -37,7 +38,7 @@ pub async fn load(file: &std::path::Path, overrides: &Overrides) -> Result<Pipel
             draft.problems.at_text(&text, problem);
         }
     }
-    draft.finish()
+    Ok(draft.finish()?)
 }
 
 /// The scheduler's command: ingest what is new, then build `as_of`, under one lock and one

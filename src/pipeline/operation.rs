@@ -3,11 +3,11 @@
 //! run's files with its run log, write the run-results JSON and give the lock back.
 
 use super::results::{self, RunResults, Step};
-use crate::base::error::{Error, Result};
 use crate::base::log;
 use crate::config::Pipeline;
 use crate::engine::warehouse::Warehouse;
 use crate::ingest::SourceReport;
+use crate::pipeline::{Error, Result};
 use crate::publish::{self, Publication, lock::Lock, runlog::Run};
 use std::path::Path;
 use std::time::Instant;
@@ -35,7 +35,7 @@ impl Operation {
             Ok(repaired) => repaired,
             Err(e) => {
                 lock.release().await?;
-                return Err(e);
+                return Err(e.into());
             }
         };
         for line in &repaired {
@@ -75,13 +75,15 @@ impl Operation {
             publication = Publication::new(&self.run.id);
         }
         let tables: &[(String, u64)] = if result.is_ok() { log.tables } else { &[] };
-        let logged = self.run.record(
-            log.sources,
-            tables,
-            log.quarantine_file,
-            &result,
-            &mut publication,
-        );
+        let failure = result
+            .as_ref()
+            .err()
+            .map(|e| (e.exit_code(), e.to_string()));
+        let logged = self
+            .run
+            .record(log.sources, tables, log.quarantine_file, failure)
+            .map(|written| publication.add(written))
+            .map_err(Error::from);
         self.results
             .finish(&result, log.sources, self.started.elapsed().as_secs_f64());
         let summary = self.results.to_json();
@@ -96,7 +98,10 @@ impl Operation {
             );
         }
         let published = match logged.and(written) {
-            Ok(()) => publication.publish(&self.warehouse, &scratch).await,
+            Ok(()) => publication
+                .publish(&self.warehouse, &scratch)
+                .await
+                .map_err(Error::from),
             Err(e) => Err(e),
         };
         if let Err(e) = published {
@@ -105,8 +110,8 @@ impl Operation {
                 Err(_) => log::warn(&format!("the run log could not be written: {e}")),
             }
         }
-        let cleaned = publish::clean_scratch(&scratch);
-        let released = self.lock.release().await;
+        let cleaned = publish::clean_scratch(&scratch).map_err(Error::from);
+        let released = self.lock.release().await.map_err(Error::from);
         if result.is_ok() {
             result = cleaned.and(released);
         }

@@ -3,11 +3,12 @@
 //! `_run_results/<run_id>.json`, printed on stdout in json mode, and copied where
 //! `--run-results` asks.
 
-use crate::base::error::{ExitCode, Result};
+use crate::base::error::ExitCode;
 use crate::base::log::{LogFormat, event, format, warn};
 use crate::config::Pipeline;
 use crate::engine::warehouse::Warehouse;
 use crate::ingest::SourceReport;
+use crate::pipeline::Result;
 use crate::publish::runlog::Run;
 use serde::Serialize;
 use std::path::PathBuf;

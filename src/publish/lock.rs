@@ -6,8 +6,8 @@
 //! lock left by a process that no longer runs on this host is taken over with a warning; one
 //! held from another host can be removed with `churnlake unlock` once that run is known dead.
 
-use crate::base::error::{Error, Result};
 use crate::engine::warehouse::Warehouse;
+use crate::publish::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 pub const LOCK: &str = "_lock";
@@ -93,7 +93,7 @@ impl Lock {
     pub async fn release(self) -> Result<()> {
         match read_holder(&self.warehouse).await? {
             Some(current) if current.run_id == self.holder.run_id => {
-                self.warehouse.delete(LOCK).await
+                Ok(self.warehouse.delete(LOCK).await?)
             }
             _ => Ok(()),
         }

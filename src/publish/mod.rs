@@ -15,10 +15,11 @@
 //! Run-log tables (`runs`, `data_quality`, `quarantine`) gain one `run_id=` partition per run,
 //! published the same way. This module never computes table contents.
 
+pub mod error;
+pub use error::{Error, Result};
 pub mod lock;
 pub mod runlog;
 
-use crate::base::error::{Error, Result};
 use crate::base::{Written, files_under};
 use crate::engine::warehouse::Warehouse;
 use serde::{Deserialize, Serialize};
@@ -146,7 +147,7 @@ async fn apply(warehouse: &Warehouse, publication: &Publication) -> Result<()> {
             warehouse.delete(&format!("{staging}/{staged}")).await?;
         }
     }
-    warehouse.delete(&format!("{staging}/{JOURNAL}")).await
+    Ok(warehouse.delete(&format!("{staging}/{JOURNAL}")).await?)
 }
 
 /// Finishes or discards what earlier runs left in `_work/`: a committed publication is

@@ -3,11 +3,13 @@
 //!
 //! The log is written for failed runs too, so an operator can see why a run failed.
 
-use super::{Publication, scratch_dir};
-use crate::base::error::Result;
+use super::scratch_dir;
+use crate::base::Written;
+use crate::base::error::ExitCode;
 use crate::base::table_file::{Column, ColumnType, TableWriter, Value};
 use crate::engine::warehouse::Warehouse;
 use crate::ingest::SourceReport;
+use crate::publish::Result;
 use chrono::Utc;
 use std::path::{Path, PathBuf};
 
@@ -52,16 +54,17 @@ impl Run {
         self.started_at
     }
 
-    /// Writes the run's `runs` and `data_quality` rows into its scratch directory and adds
-    /// them, with its quarantine file, to `publication` as the run's `run_id=` partitions.
+    /// Writes the run's `runs` and `data_quality` rows into its scratch directory; returns
+    /// them, with its quarantine file, as the run's `run_id=` partitions. `failure` is the
+    /// exit code and message of a run that failed.
     pub fn record(
         &self,
         sources: &[SourceReport],
         tables: &[(String, u64)],
         quarantine_file: Option<&Path>,
-        result: &Result<()>,
-        publication: &mut Publication,
-    ) -> Result<()> {
+        failure: Option<(ExitCode, String)>,
+    ) -> Result<Written> {
+        let mut written = Written::default();
         let dir = self.scratch.join("log");
         let runs_file = dir.join("runs.parquet");
         let mut runs = TableWriter::create(&runs_file, runs_columns(), 16)?;
@@ -71,9 +74,9 @@ impl Run {
                 .map(|(name, rows)| (name.clone(), (*rows).into()))
                 .collect(),
         );
-        let (status, exit_code, error) = match result {
-            Ok(()) => ("succeeded", 0, Value::Null),
-            Err(e) => ("failed", e.exit_code() as i32, Value::Text(e.to_string())),
+        let (status, exit_code, error) = match failure {
+            None => ("succeeded", 0, Value::Null),
+            Some((code, message)) => ("failed", code as i32, Value::Text(message)),
         };
         runs.push(&[
             text(&self.command),
@@ -93,7 +96,7 @@ impl Run {
             text(env!("CARGO_PKG_VERSION")),
         ])?;
         runs.finish()?;
-        self.add_partition(publication, "runs", "log/runs.parquet");
+        self.add_partition(&mut written, "runs", "log/runs.parquet");
 
         if !sources.is_empty() {
             let dq_file = dir.join("data_quality.parquet");
@@ -102,21 +105,19 @@ impl Run {
                 dq.push(&data_quality_row(report))?;
             }
             dq.finish()?;
-            self.add_partition(publication, "data_quality", "log/data_quality.parquet");
+            self.add_partition(&mut written, "data_quality", "log/data_quality.parquet");
         }
         if let Some(file) = quarantine_file.filter(|f| f.exists())
             && let Ok(staged) = file.strip_prefix(&self.scratch)
         {
-            self.add_partition(publication, "quarantine", &staged.to_string_lossy());
+            self.add_partition(&mut written, "quarantine", &staged.to_string_lossy());
         }
-        Ok(())
+        Ok(written)
     }
 
-    fn add_partition(&self, publication: &mut Publication, table: &str, staged: &str) {
-        publication.add_file(
-            staged,
-            &format!("{table}/run_id={}/part-0.parquet", self.id),
-        );
+    fn add_partition(&self, written: &mut Written, table: &str, staged: &str) {
+        let target = format!("{table}/run_id={}/part-0.parquet", self.id);
+        written.files.push((staged.to_string(), target));
     }
 }
 

@@ -2,11 +2,11 @@
 //!
 //! Reports format figures the run already computed; they never query or change tables.
 
-use crate::base::error::Result;
 use crate::config::Pipeline;
 use crate::engine;
 use crate::marts::BuildOutcome;
 use crate::pipeline::IngestOutcome;
+use crate::pipeline::Result;
 use chrono::DateTime;
 
 /// The per-source table of an ingest run, its rejections and what was published.

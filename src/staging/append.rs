@@ -13,11 +13,12 @@
 
 use super::manifest::{StagedFigures, Staging};
 use crate::base::days::{days_to_date, sql_date_list};
-use crate::base::error::{EngineContext, Result};
+use crate::engine::EngineContext;
 use crate::engine::warehouse::Warehouse;
 use crate::engine::{self, WriteOrder};
 use crate::ingest::shape::ID_HASH;
 use crate::ingest::state;
+use crate::staging::Result;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
@@ -267,5 +268,5 @@ pub async fn write(
     let view = ctx.sql(&whole).await.context(format!("appended {model}"))?;
     ctx.register_table(model, view.into_view())
         .context(format!("appended {model}"))?;
-    engine::query_count(ctx, &format!("select count(*) from {model}")).await
+    Ok(engine::query_count(ctx, &format!("select count(*) from {model}")).await?)
 }

@@ -17,10 +17,10 @@
 
 use super::manifest::{StagedFigures, Staging};
 use super::models::{STAGING_MODELS, StagingModel};
-use crate::base::error::Result;
 use crate::engine;
 use crate::engine::warehouse::Warehouse;
 use crate::ingest::SourceReport;
+use crate::staging::Result;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeMap;

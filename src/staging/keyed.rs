@@ -10,9 +10,10 @@
 
 use super::append::MAX_NEW_ROWS;
 use super::manifest::{StagedFigures, Staging};
-use crate::base::error::{EngineContext, Result};
+use crate::engine::EngineContext;
 use crate::engine::warehouse::Warehouse;
 use crate::engine::{self, WriteOrder};
+use crate::staging::Result;
 use datafusion::prelude::{DataFrame, SessionContext};
 use std::path::Path;
 

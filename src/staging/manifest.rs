@@ -2,10 +2,10 @@
 //! source's file states (written by `ingest`) and what the staging models made of them, for
 //! the next run to append to, update or keep.
 
-use crate::base::error::{Error, Result};
 use crate::config::Pipeline;
 use crate::engine::warehouse::Warehouse;
 use crate::ingest::state::SourceState;
+use crate::staging::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::Hasher;

@@ -7,6 +7,8 @@
 //! sources read nothing stand as they are ([`keep`]). What a run stages goes to its work
 //! directory; the pipeline publishes it. This module reads no source file.
 
+pub mod error;
+pub use error::{Error, Result};
 pub mod append;
 mod functions;
 pub mod keep;
@@ -19,9 +21,9 @@ mod reconcile;
 pub use functions::register_functions;
 pub use reach::Reach;
 
-use crate::base::error::{EngineContext, Error, Result};
 use crate::config::Pipeline;
 use crate::contract::SourceKind;
+use crate::engine::EngineContext;
 use crate::engine::{self, warehouse::Warehouse};
 use crate::ingest::SourceReport;
 use crate::ingest::shape::raw_tables;
@@ -234,8 +236,9 @@ pub async fn stage(
                     continue;
                 }
             };
-            ctx.register_table(model.name, table)
-                .map_err(|e| Error::engine(format!("registering {}", model.name), e))?;
+            ctx.register_table(model.name, table).map_err(|e| {
+                crate::engine::Error::query(format!("registering {}", model.name), e)
+            })?;
             continue;
         }
         let dir = outcome.tables_dir.join(model.name);
@@ -291,7 +294,7 @@ pub async fn stage(
             .iter()
             .find(|c| !c.passed)
             .expect("a failed check");
-        return Err(Error::DataCheck(format!(
+        return Err(Error::Check(format!(
             "source `{}`, check {}: {}",
             failed.source, check.name, check.detail
         )));
@@ -361,7 +364,7 @@ async fn hold_in_scratch(
 ) -> Result<()> {
     engine::write_table(df, name, dir, None, engine::WriteOrder::AsItComes).await?;
     ctx.deregister_table(name).context(name.to_string())?;
-    engine::register_table(ctx, name, dir, None).await
+    Ok(engine::register_table(ctx, name, dir, None).await?)
 }
 
 /// Registers the published `stg_*` tables of a warehouse in a session, for SQL over them.

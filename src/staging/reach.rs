@@ -2,8 +2,8 @@
 //! of the files read this run reach, when every earlier file stands. The health history
 //! forgets the scores of the dates from there on.
 
-use crate::base::error::Result;
 use crate::engine::{self, warehouse::Warehouse};
+use crate::staging::Result;
 use datafusion::prelude::SessionContext;
 
 /// How far back an ingest changed the staged tables.

@@ -6,10 +6,10 @@ use super::append;
 use super::keyed;
 use super::manifest::StagedFigures;
 use super::models::STAGING_MODELS;
-use crate::base::error::{Error, Result};
 use crate::config::Pipeline;
 use crate::engine;
 use crate::ingest::SourceReport;
+use crate::staging::{Error, Result};
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeMap;
 
@@ -38,7 +38,7 @@ async fn count_orphans(ctx: &SessionContext, table: &str, account: &str) -> Resu
          right join {table} as t on t.{account} = h.account_id \
          where h.account_id is null"
     );
-    engine::query_count(ctx, &sql).await
+    Ok(engine::query_count(ctx, &sql).await?)
 }
 
 /// Fills loaded, duplicate, orphan and event-time figures of a source, and checks grain and
@@ -213,7 +213,7 @@ pub(super) async fn check_fx(ctx: &SessionContext, pipeline: &Pipeline) -> Resul
             .map(|r| format!("{} on or before {} (deal {})", r[0], r[1], r[2]))
             .collect::<Vec<_>>()
             .join("; ");
-        return Err(Error::DataCheck(format!(
+        return Err(Error::Check(format!(
             "no exchange rate to {} for {list}; add the rate for {} to the fx_rates source",
             pipeline.reporting_currency, first[0]
         )));

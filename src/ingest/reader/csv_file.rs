@@ -5,7 +5,7 @@
 use super::{
     FileRead, Item, Projection, RawText, SourceFile, check_unique_columns, missing_column,
 };
-use crate::base::error::Result;
+use crate::ingest::Result;
 
 pub(super) fn read(
     file: &SourceFile,

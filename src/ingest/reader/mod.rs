@@ -9,8 +9,8 @@ mod csv_file;
 mod ndjson_file;
 mod parquet_file;
 
-use crate::base::error::{Error, Result};
 use crate::contract::{Compression, FieldType, Format, SourcePath};
+use crate::ingest::{Error, Result};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

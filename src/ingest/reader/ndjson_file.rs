@@ -3,7 +3,7 @@
 //! mapped key given twice or a path through a non-object makes the record unreadable.
 
 use super::{FileRead, Item, Projection, RawText, SourceFile, ValueKind, misfit};
-use crate::base::error::Result;
+use crate::ingest::Result;
 use std::borrow::Cow;
 use std::io::BufRead;
 
