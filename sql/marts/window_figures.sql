@@ -1,79 +1,89 @@
--- window_figures: the windowed figures of customer_daily (SPEC §4) for every account with a
--- contract line, on every date in `as_of_dates` from its first line's start on: events,
--- active users, active days and features over the 7 and 30 days ending on the date, help-site
--- views and readers over 30, tickets created over 30 and 90, open tickets on the date, bad
--- CSAT over 90, and the days since the latest active day. Point in time: a date's figures
--- read only events and views dated on or before it and tickets created on or before it (with
--- their latest state).
+-- window_figures: the sweep's input for customer_daily's windowed figures (SPEC §4) —
+-- grain: one row per account and day on which a figure changes (is_date = 0), and one row
+-- per account and as-of date (is_date = 1) for every account with a contract line started
+-- by that date, in account and day order with a date after the changes it takes in. The
+-- running sums over these rows (src/marts/sweep.rs) give one row per account and as-of date:
+-- events, active users, active days and features over the 7 and 30 days ending on the date,
+-- help-site views and readers over 30, tickets created over 30 and 90, open tickets on the
+-- date, bad CSAT over 90, and the days since the latest active day. Point in time: a date's
+-- figures read only events and views dated on or before it and tickets created on or before
+-- it (with their latest state).
 --
--- The figures come from one sweep over each account's days instead of joining every date to
--- the rows of its window: each fact becomes a change on the day it enters a window and one on
--- the day it leaves, and a date's figure is the sum of its account's changes up to its day.
--- Distinct keys (users, features, readers) are grouped per key, never sorted by key and day.
--- The changes are first added up per account and per date they first reach (the dates run
--- from day ${first_day} to day ${last_day}), so the running sums go over dates, not days.
--- Only the days from ${from_date} (29 days before the first date) through ${last_date} reach
--- the dates' windows, so events and views outside them are not swept: of those before, only
--- each account's latest active day counts (days_since_last_seen), kept per month. The cost follows the days
--- swept and the account-dates summed, so a backfill sweeps its dates in parts.
+-- Each fact becomes a change on the day it enters a window and one on the day it leaves;
+-- a date's figure is the sum of its account's changes up to its day. Distinct keys (users,
+-- features, readers) are grouped per key, never sorted by key and day. The changes are first
+-- added up per account and per date they first reach (the dates run from day ${first_day}
+-- to day ${last_day}), so the running sums go over dates, not days. Only the days from
+-- ${from_date} (29 days before the first date) through ${last_date} reach the dates'
+-- windows, so events and views outside them are not swept: of those before, only each
+-- account's latest active day counts (days_since_last_seen), kept per month. The cost
+-- follows the days swept and the account-dates summed, so a backfill sweeps its dates in
+-- parts.
 with as_of as (
     select as_of_date, cast(as_of_date as int) as as_of_day
     from as_of_dates
 ),
 
-account_dates as (
-    select accounts.account_id, as_of.as_of_date, as_of.as_of_day
-    from as_of
-    join (
-        select account_id, min(cast(start_date as int)) as first_day
-        from stg_handoffs
-        group by account_id
-    ) as accounts
-        on accounts.first_day <= as_of.as_of_day
-),
-
--- What each account did per day: the day's event count (kind 0) and help-site views
--- (kind 3).
-day_amounts as (
-    select account_id, cast(event_date as int) as day, 0 as kind, count(*) as amount
+events as (
+    select account_id, event_date, user_id, event
     from stg_events
     where account_id is not null
         and event_date between date '${from_date}' and date '${last_date}'
-    group by account_id, event_date
-    union all
-    select account_id, cast(event_date as int), 3, count(*)
+),
+
+pageviews as (
+    select account_id, event_date, coalesce(user_id, anonymous_id) as reader
     from stg_pageviews
     where account_id is not null
         and event_date between date '${from_date}' and date '${last_date}'
+),
+
+account_starts as (
+    select account_id, min(cast(start_date as int)) as first_day
+    from stg_handoffs
+    group by account_id
+),
+
+account_dates as (
+    select account_starts.account_id, as_of.as_of_date, as_of.as_of_day
+    from as_of
+    join account_starts on account_starts.first_day <= as_of.as_of_day
+),
+
+-- What each account did per day: its product events and its help-site views.
+day_amounts as (
+    select account_id, cast(event_date as int) as day, 'events' as kind, count(*) as amount
+    from events
+    group by account_id, event_date
+    union all
+    select account_id, cast(event_date as int), 'pageviews', count(*)
+    from pageviews
     group by account_id, event_date
 ),
 
--- Each key's changes to the distinct counts: users (kind 1), features (kind 2) and
--- help-site readers (kind 4). A key active on day d is in the W-day windows of the dates d
--- to d + W - 1, so a run of its active days at most W apart counts once, from the run's
--- first day to its last day + W - 1 (`key_window_changes`, src/marts/key_windows.rs, gives
--- +1 on the first day and -1 W days after the last, for W = 7 and 30). Null keys (no user,
--- no reader) are never counted.
+-- Each key's changes to the distinct counts: active users, features and help-site readers.
+-- A key active on day d is in the W-day windows of the dates d to d + W - 1, so a run of its
+-- active days at most W apart counts once, from the run's first day to its last day + W - 1
+-- (`key_window_changes`, src/marts/key_windows.rs, gives +1 on the first day and -1 W days
+-- after the last, for W = 7 and 30). Null keys (no user, no reader) are never counted.
 key_windows as (
     select account_id, kind, changes
     from (
         select
             account_id,
-            case when grouping(user_id) = 0 then 1 else 2 end as kind,
+            case when grouping(user_id) = 0 then 'active_users' else 'features' end as kind,
             case when grouping(user_id) = 0 then user_id else event end as key,
             key_window_changes(cast(event_date as int), ${from_day}, ${last_day}) as changes
-        from stg_events
-        where account_id is not null
-        and event_date between date '${from_date}' and date '${last_date}'
+        from events
         group by grouping sets ((account_id, user_id), (account_id, event))
     )
     where key is not null
     union all
-    select account_id, 4, key_window_changes(cast(event_date as int), ${from_day}, ${last_day})
-    from stg_pageviews
-    where account_id is not null and coalesce(user_id, anonymous_id) is not null
-        and event_date between date '${from_date}' and date '${last_date}'
-    group by account_id, coalesce(user_id, anonymous_id)
+    select account_id, 'help_readers',
+        key_window_changes(cast(event_date as int), ${from_day}, ${last_day})
+    from pageviews
+    where reader is not null
+    group by account_id, reader
 ),
 
 key_changes as (
@@ -87,22 +97,22 @@ key_changes as (
 
 -- Each day's amounts as changes on the day they enter a window (days = 0) and on the days
 -- they leave the 7 and 30-day windows (days = 7, 30), then the keys' changes.
-usage_changes as (
+activity_changes as (
     select
         account_id,
         cast(day + days as bigint) as day,
         case
-            when kind <> 0 or days = 30 then 0
+            when kind <> 'events' or days = 30 then 0
             when days = 0 then amount
             else -amount
         end as events_7d,
         case
-            when kind <> 0 or days = 7 then 0
+            when kind <> 'events' or days = 7 then 0
             when days = 0 then amount
             else -amount
         end as events_30d,
         case
-            when kind <> 0 or days = 7 then 0
+            when kind <> 'events' or days = 7 then 0
             when days = 0 then 1
             else -1
         end as active_days_30d,
@@ -110,12 +120,12 @@ usage_changes as (
         0 as active_users_30d,
         0 as distinct_features_30d,
         case
-            when kind <> 3 or days = 7 then 0
+            when kind <> 'pageviews' or days = 7 then 0
             when days = 0 then amount
             else -amount
         end as pageviews_30d,
         0 as help_readers_30d,
-        case when kind = 0 and days = 0 then day end as active_day
+        case when kind = 'events' and days = 0 then day end as active_day
     from (
         select *, unnest(make_array(0, 7, 30)) as days
         from day_amounts
@@ -127,11 +137,11 @@ usage_changes as (
         0,
         0,
         0,
-        case when kind = 1 then in_7d else 0 end,
-        case when kind = 1 then in_30d else 0 end,
-        case when kind = 2 then in_30d else 0 end,
+        case when kind = 'active_users' then in_7d else 0 end,
+        case when kind = 'active_users' then in_30d else 0 end,
+        case when kind = 'features' then in_30d else 0 end,
         0,
-        case when kind = 4 then in_30d else 0 end,
+        case when kind = 'help_readers' then in_30d else 0 end,
         cast(null as int)
     from key_changes
 ),
@@ -178,7 +188,7 @@ changes as (
         0 as open_tickets,
         0 as open_high_urgent,
         0 as bad_csat_90d
-    from usage_changes
+    from activity_changes
     where events_7d <> 0 or events_30d <> 0 or active_days_30d <> 0 or active_users_7d <> 0
         or active_users_30d <> 0 or distinct_features_30d <> 0 or pageviews_30d <> 0
         or help_readers_30d <> 0 or active_day is not null

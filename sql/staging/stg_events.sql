@@ -25,14 +25,7 @@ final as (
         first_read.event,
         first_read.properties,
         first_read.event_date
-    -- The spans are the hash join's build side (the left one of a right join): the rows
-    -- stream past them, never held.
-    from identity_spans
-    right join first_read
-        -- A row with an account looks up none: its null key matches no span.
-        on identity_spans.user_id = case when first_read.account_id is null then first_read.user_id end
-        and identity_spans.valid_from <= first_read.timestamp
-        and (identity_spans.valid_to is null or first_read.timestamp < identity_spans.valid_to)
+${as_of_account}
 )
 
 select * from final

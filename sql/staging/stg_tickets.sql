@@ -36,13 +36,7 @@ final as (
         latest.satisfaction,
         latest.created_date,
         latest.solved_date
-    -- The spans are the hash join's build side (see stg_events).
-    from identity_spans
-    right join latest
-        -- A row with an account looks up none: its null key matches no span.
-        on identity_spans.user_id = case when latest.account_id is null then latest.requester_id end
-        and identity_spans.valid_from <= latest.created_at
-        and (identity_spans.valid_to is null or latest.created_at < identity_spans.valid_to)
+${as_of_account}
 )
 
 select * from final

@@ -127,7 +127,7 @@ pub fn model_fingerprint(pipeline: &Pipeline) -> String {
     add(&pipeline.timezone.to_string());
     add(&pipeline.reporting_currency);
     for model in STAGING_MODELS {
-        add(model.sql);
+        add(&model.sql());
     }
     add(&customer_daily_sql(pipeline));
     add(WINDOW_FIGURES_SQL);

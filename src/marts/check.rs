@@ -35,7 +35,7 @@ async fn planning_session() -> Result<SessionContext> {
     crate::staging::register_raw_views(&ctx, &[]).await?;
     for model in STAGING_MODELS {
         let sql = model
-            .sql
+            .sql()
             .replace("${reporting_currency}", "USD")
             .replace("${identities}", "stg_identities");
         let df = ctx

@@ -62,14 +62,15 @@ impl Manifest {
 /// version, the timezone, the reporting currency and the models' SQL.
 pub fn staging_fingerprint(pipeline: &Pipeline) -> String {
     let mut hasher = XxHash3_64::default();
+    let models = super::models::STAGING_MODELS.iter().map(|m| m.sql());
     for text in [
-        env!("CARGO_PKG_VERSION"),
-        &pipeline.timezone.to_string(),
-        &pipeline.reporting_currency,
+        env!("CARGO_PKG_VERSION").to_string(),
+        pipeline.timezone.to_string(),
+        pipeline.reporting_currency.clone(),
     ]
     .into_iter()
-    .chain(super::models::STAGING_MODELS.iter().map(|m| m.sql))
-    .chain([super::append::REWRITE_SQL])
+    .chain(models)
+    .chain([super::append::REWRITE_SQL.to_string()])
     {
         hasher.write(text.as_bytes());
         hasher.write_u8(0);

@@ -185,7 +185,7 @@ pub async fn stage(
     // While every model resolving through identity_spans appends or keeps its table, the
     // spans of the users the appended rows resolve are all it needs.
     let mut spans = SpanScope::All;
-    let resolved_by_spans = |m: &&StagingModel| m.name != SPANS && m.sql.contains(SPANS);
+    let resolved_by_spans = |m: &&StagingModel| m.name != SPANS && m.sql().contains(SPANS);
     if !appends.is_empty()
         && STAGING_MODELS
             .iter()
@@ -214,11 +214,11 @@ pub async fn stage(
                 .find(|m| m.name == SPANS)
                 .expect("identity_spans is a staging model");
             let vars = staging_vars(pipeline, spans);
-            let df = engine::run_model(&ctx, SPANS, model.sql, &vars).await?;
+            let df = engine::run_model(&ctx, SPANS, &model.sql(), &vars).await?;
             hold_in_scratch(&ctx, SPANS, df, &scratch.join(format!("{SPANS}_all"))).await?;
         }
         let vars = staging_vars(pipeline, spans);
-        let df = engine::run_model(&ctx, model.name, model.sql, &vars).await?;
+        let df = engine::run_model(&ctx, model.name, &model.sql(), &vars).await?;
         if !model.published {
             let table: Arc<dyn datafusion::catalog::TableProvider> = match model.held {
                 Held::View => df.into_view(),

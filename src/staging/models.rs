@@ -1,12 +1,20 @@
 //! The staging models of `sql/staging`, in the order they run, with the facts the pipeline
-//! checks about each: grain, partition column, source kind, account and event-time columns.
+//! checks about each: grain, partition column, source kind, account and event-time columns;
+//! and the shared pieces a model's file includes, filled in as dbt fills in a macro.
 
 use crate::contract::SourceKind;
+
+/// The identity-map lookup of the models that resolve accounts (`${as_of_account}`).
+const AS_OF_ACCOUNT_SQL: &str = include_str!("../../sql/staging/as_of_account.sql");
 
 /// One `sql/staging` model.
 pub struct StagingModel {
     pub name: &'static str,
-    pub sql: &'static str,
+    /// The model's file; see [`StagingModel::sql`].
+    template: &'static str,
+    /// What the file's shared pieces take: `${name}` → text (the table a shared file reads,
+    /// the rows, user column and time of an account lookup).
+    pieces: &'static [(&'static str, &'static str)],
     /// The source kind whose rows it loads; `None` for helper views.
     pub kind: Option<SourceKind>,
     /// The raw table it reads and the raw table's key, for counting duplicates.
@@ -25,6 +33,21 @@ pub struct StagingModel {
     pub published: bool,
     /// How a helper is registered for the models after it.
     pub held: Held,
+}
+
+impl StagingModel {
+    /// The model's SQL: its file with the shared pieces in (`${as_of_account}`, then each
+    /// of `pieces`). The run's own variables (`${reporting_currency}`, `${identities}`)
+    /// are left for the run to fill.
+    pub fn sql(&self) -> String {
+        let mut text = self
+            .template
+            .replace("${as_of_account}", AS_OF_ACCOUNT_SQL.trim_end());
+        for (name, value) in self.pieces {
+            text = text.replace(&format!("${{{name}}}"), value);
+        }
+        text
+    }
 }
 
 /// How a helper (an unpublished model) is held for the models that read it.
@@ -49,7 +72,8 @@ macro_rules! model_sql {
 pub const STAGING_MODELS: &[StagingModel] = &[
     StagingModel {
         name: "stg_fx_rates",
-        sql: model_sql!("stg_fx_rates"),
+        template: model_sql!("stg_fx_rates"),
+        pieces: &[],
         kind: Some(SourceKind::FxRates),
         raw: Some("raw_fx_rates"),
         repeats: None,
@@ -62,7 +86,8 @@ pub const STAGING_MODELS: &[StagingModel] = &[
     },
     StagingModel {
         name: "stg_handoffs",
-        sql: model_sql!("stg_handoffs"),
+        template: model_sql!("stg_handoffs"),
+        pieces: &[],
         kind: Some(SourceKind::Handoffs),
         raw: Some("raw_handoffs"),
         repeats: None,
@@ -75,7 +100,8 @@ pub const STAGING_MODELS: &[StagingModel] = &[
     },
     StagingModel {
         name: "stg_identities",
-        sql: model_sql!("stg_identities"),
+        template: model_sql!("stg_identities"),
+        pieces: &[],
         kind: Some(SourceKind::Events),
         raw: Some("raw_identities"),
         repeats: None,
@@ -88,7 +114,8 @@ pub const STAGING_MODELS: &[StagingModel] = &[
     },
     StagingModel {
         name: "identity_spans",
-        sql: model_sql!("identity_spans"),
+        template: model_sql!("identity_spans"),
+        pieces: &[],
         kind: None,
         raw: None,
         repeats: None,
@@ -101,7 +128,8 @@ pub const STAGING_MODELS: &[StagingModel] = &[
     },
     StagingModel {
         name: "stg_users",
-        sql: model_sql!("stg_users"),
+        template: model_sql!("stg_users"),
+        pieces: &[],
         kind: Some(SourceKind::Events),
         raw: Some("raw_users"),
         repeats: None,
@@ -114,7 +142,8 @@ pub const STAGING_MODELS: &[StagingModel] = &[
     },
     StagingModel {
         name: "repeated_events",
-        sql: model_sql!("repeated_events"),
+        template: model_sql!("repeated_reads"),
+        pieces: &[("calls", "raw_events")],
         kind: None,
         raw: None,
         repeats: None,
@@ -127,7 +156,12 @@ pub const STAGING_MODELS: &[StagingModel] = &[
     },
     StagingModel {
         name: "stg_events",
-        sql: model_sql!("stg_events"),
+        template: model_sql!("stg_events"),
+        pieces: &[
+            ("rows", "first_read"),
+            ("user", "user_id"),
+            ("at", "timestamp"),
+        ],
         kind: Some(SourceKind::Events),
         raw: Some("raw_events"),
         repeats: Some("repeated_events"),
@@ -140,7 +174,12 @@ pub const STAGING_MODELS: &[StagingModel] = &[
     },
     StagingModel {
         name: "stg_tickets",
-        sql: model_sql!("stg_tickets"),
+        template: model_sql!("stg_tickets"),
+        pieces: &[
+            ("rows", "latest"),
+            ("user", "requester_id"),
+            ("at", "created_at"),
+        ],
         kind: Some(SourceKind::Tickets),
         raw: Some("raw_tickets"),
         repeats: None,
@@ -153,7 +192,8 @@ pub const STAGING_MODELS: &[StagingModel] = &[
     },
     StagingModel {
         name: "repeated_pageviews",
-        sql: model_sql!("repeated_pageviews"),
+        template: model_sql!("repeated_reads"),
+        pieces: &[("calls", "raw_pageviews")],
         kind: None,
         raw: None,
         repeats: None,
@@ -166,7 +206,12 @@ pub const STAGING_MODELS: &[StagingModel] = &[
     },
     StagingModel {
         name: "stg_pageviews",
-        sql: model_sql!("stg_pageviews"),
+        template: model_sql!("stg_pageviews"),
+        pieces: &[
+            ("rows", "first_read"),
+            ("user", "user_id"),
+            ("at", "timestamp"),
+        ],
         kind: Some(SourceKind::Pageviews),
         raw: Some("raw_pageviews"),
         repeats: Some("repeated_pageviews"),
@@ -179,7 +224,12 @@ pub const STAGING_MODELS: &[StagingModel] = &[
     },
     StagingModel {
         name: "stg_nps",
-        sql: model_sql!("stg_nps"),
+        template: model_sql!("stg_nps"),
+        pieces: &[
+            ("rows", "latest"),
+            ("user", "user_id"),
+            ("at", "responded_at"),
+        ],
         kind: Some(SourceKind::Nps),
         raw: Some("raw_nps"),
         repeats: None,

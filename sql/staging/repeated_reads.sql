@@ -1,9 +1,10 @@
--- repeated_pageviews: one row per message_id of a Segment page call read more than once,
--- with where its first read is (files in path order, then line order, packed as
--- _file_ord * 2^32 + _line) and how many later reads lost to it. Few ids repeat, so this is
--- small: stg_pageviews joins it to keep each first read without sorting every row.
+-- repeated_events, repeated_pageviews: one row per message_id of the Segment calls of
+-- ${calls} (track calls, page calls) read more than once, with where its first read is
+-- (files in path order, then line order, packed as _file_ord * 2^32 + _line) and how many
+-- later reads lost to it. Few ids repeat, so this is small: stg_events and stg_pageviews
+-- join it to keep each first read without sorting every row.
 with source as (
-    select * from raw_pageviews
+    select * from ${calls}
 ),
 
 -- Ids are grouped by their 64-bit hash (_id_hash) first: eight bytes a row instead of the
