@@ -947,7 +947,13 @@ fn a_kill_at_any_moment_of_a_run_is_repaired_by_the_next_one() {
         let _ = Command::new("kill")
             .args(["-9", &child.id().to_string()])
             .status();
-        child.wait().unwrap();
+        let status = child.wait().unwrap();
+        // A run that ended before the signal proves nothing about crash safety.
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "killed after {delay_ms} ms: the run had already ended ({status})"
+        );
         let out = cl(&wh, Some(&data), &["run", "--as-of", DAY]);
         ok(&out);
         assert_same(

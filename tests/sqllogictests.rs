@@ -1,6 +1,10 @@
-//! Runs the `.slt` files that sit beside the SQL models (`sql/**/*.slt`) against the tables of
-//! the committed fixtures, ingested once into a temporary warehouse and built as of
-//! `BUILD_DATE` (staged tables, marts and run log are all registered).
+//! Runs the `.slt` files that sit beside the SQL models (`sql/**/*.slt`).
+//!
+//! A file named after a model (`sql/marts/mrr_monthly.slt` beside `mrr_monthly.sql`) is that
+//! model's spec: it runs in a session of its own whose inputs are empty tables the spec fills
+//! and whose models are views over them (`churnlake::marts::spec`). Any other file runs
+//! against the tables of the committed fixtures, ingested once into a temporary warehouse and
+//! built as of 2026-08-24 (staged tables, marts and run log are all registered).
 //!
 //! `cargo test --test sqllogictests -- --complete` rewrites the expected results; read the
 //! diff before committing it.
@@ -56,10 +60,17 @@ async fn main() {
             .strip_prefix(root)
             .expect("under the crate")
             .to_path_buf();
-        let ctx = churnlake::pipeline::catalog::session();
-        churnlake::pipeline::catalog::register_warehouse(&ctx, warehouse.path())
-            .await
-            .expect("warehouse tables register");
+        let ctx = if file.with_extension("sql").exists() {
+            churnlake::marts::spec::spec_session(&pipeline)
+                .await
+                .expect("the spec session plans")
+        } else {
+            let ctx = churnlake::pipeline::catalog::session();
+            churnlake::pipeline::catalog::register_warehouse(&ctx, warehouse.path())
+                .await
+                .expect("warehouse tables register");
+            ctx
+        };
         let mut runner = sqllogictest::Runner::new(|| {
             let ctx = ctx.clone();
             let relative = relative.clone();

@@ -142,21 +142,21 @@ figures as (
         case when contract.active then contract.term_end end as term_end,
         case when contract.active then cast(contract.term_end as int) - contract.as_of_day end as days_to_renewal,
         contract.as_of_day - contract.first_start_day as tenure_days,
-        coalesce(usage.active_users_7d, 0) as active_users_7d,
-        coalesce(usage.active_users_30d, 0) as active_users_30d,
-        coalesce(usage.events_7d, 0) as events_7d,
-        coalesce(usage.events_30d, 0) as events_30d,
-        coalesce(usage.active_days_30d, 0) as active_days_30d,
-        coalesce(usage.distinct_features_30d, 0) as distinct_features_30d,
-        usage.days_since_last_seen,
-        coalesce(usage.tickets_30d, 0) as tickets_30d,
-        coalesce(usage.tickets_90d, 0) as tickets_90d,
-        coalesce(usage.open_tickets, 0) as open_tickets,
-        coalesce(usage.open_high_urgent, 0) as open_high_urgent,
-        coalesce(usage.bad_csat_90d, 0) as bad_csat_90d,
+        coalesce(windowed.active_users_7d, 0) as active_users_7d,
+        coalesce(windowed.active_users_30d, 0) as active_users_30d,
+        coalesce(windowed.events_7d, 0) as events_7d,
+        coalesce(windowed.events_30d, 0) as events_30d,
+        coalesce(windowed.active_days_30d, 0) as active_days_30d,
+        coalesce(windowed.distinct_features_30d, 0) as distinct_features_30d,
+        windowed.days_since_last_seen,
+        coalesce(windowed.tickets_30d, 0) as tickets_30d,
+        coalesce(windowed.tickets_90d, 0) as tickets_90d,
+        coalesce(windowed.open_tickets, 0) as open_tickets,
+        coalesce(windowed.open_high_urgent, 0) as open_high_urgent,
+        coalesce(windowed.bad_csat_90d, 0) as bad_csat_90d,
         resolution.median_resolution_hours_90d,
-        coalesce(usage.pageviews_30d, 0) as pageviews_30d,
-        coalesce(usage.help_readers_30d, 0) as help_readers_30d,
+        coalesce(windowed.pageviews_30d, 0) as pageviews_30d,
+        coalesce(windowed.help_readers_30d, 0) as help_readers_30d,
         nps.last_nps
     -- Right joins: the narrow figures are the hash joins' build sides, the contract rows
     -- (wider with each join) stream past them.
@@ -164,10 +164,10 @@ figures as (
     right join (
         resolution
         right join (
-            window_figures as usage
+            window_figures as windowed
             right join contract
-                on usage.account_id = contract.account_id
-                and usage.as_of_date = contract.as_of_date
+                on windowed.account_id = contract.account_id
+                and windowed.as_of_date = contract.as_of_date
         )
             on resolution.account_id = contract.account_id
             and resolution.as_of_date = contract.as_of_date

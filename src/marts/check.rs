@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// A session holding empty staged tables, for planning marts without data.
-async fn planning_session() -> Result<SessionContext> {
+pub(super) async fn planning_session() -> Result<SessionContext> {
     let ctx = engine::session();
     super::register_functions(&ctx);
     for kind in SourceKind::ALL {

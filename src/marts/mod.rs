@@ -20,6 +20,8 @@ pub mod last_active;
 mod playbook;
 pub mod reasons;
 mod retention;
+#[doc(hidden)]
+pub mod spec;
 mod sweep;
 mod window_figures;
 

@@ -16,7 +16,28 @@ use std::sync::Arc;
 
 /// MRR of every account at every month start (`month_boundaries`), read by the retention
 /// models that work on boundary snapshots.
-const BOUNDARY_SNAPSHOTS_SQL: &str = include_str!("../../sql/marts/boundary_snapshots.sql");
+pub(super) const BOUNDARY_SNAPSHOTS_SQL: &str =
+    include_str!("../../sql/marts/boundary_snapshots.sql");
+
+/// The variables of the whole tables' SQL: the as-of date and the `[retention]` settings.
+pub(super) fn retention_vars(pipeline: &Pipeline, as_of: NaiveDate) -> Vec<(&'static str, String)> {
+    let settings = &pipeline.retention;
+    vec![
+        ("as_of", as_of.to_string()),
+        ("gross_margin", format!("{:?}", settings.gross_margin)),
+        (
+            "trailing_months",
+            settings.forecast_trailing_months.to_string(),
+        ),
+        ("forecast_months", settings.forecast_months.to_string()),
+        ("horizon_days", settings.health_horizon_days.to_string()),
+        ("lead_days", settings.surprise_lead_days.to_string()),
+        (
+            "every_months",
+            settings.health_observation_months.to_string(),
+        ),
+    ]
+}
 
 /// `mrr_monthly` and `retention_monthly` from the lines visible at `as_of`, with the
 /// retention equation checked for every month and segment.
@@ -45,22 +66,7 @@ pub(super) async fn build_retention(
         .context("cohort_health")?;
     ctx.register_table("cohort_health", cohort_health.into_view())
         .context("cohort_health")?;
-    let settings = &pipeline.retention;
-    let values = [
-        ("as_of", as_of.to_string()),
-        ("gross_margin", format!("{:?}", settings.gross_margin)),
-        (
-            "trailing_months",
-            settings.forecast_trailing_months.to_string(),
-        ),
-        ("forecast_months", settings.forecast_months.to_string()),
-        ("horizon_days", settings.health_horizon_days.to_string()),
-        ("lead_days", settings.surprise_lead_days.to_string()),
-        (
-            "every_months",
-            settings.health_observation_months.to_string(),
-        ),
-    ];
+    let values = retention_vars(pipeline, as_of);
     let vars: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut written = Vec::new();
     for table in &WHOLE_TABLES {
