@@ -1,5 +1,5 @@
 """Writes the track calls of Segment NDJSON files (plain, .gz, .zst) as one CSV file in the
-CSV form of SPEC §1: message_id,timestamp,user_id,account_id,event,properties.
+CSV form of contract §1: message_id,timestamp,user_id,account_id,event,properties.
 Used by ingest_throughput.sh only; malformed lines are skipped."""
 import csv
 import gzip

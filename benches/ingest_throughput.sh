@@ -7,7 +7,7 @@
 # after decompression / seconds spent reading, converting and writing raw rows) and the
 # peak RSS reported by /usr/bin/time:
 #   1. the generated sources as they are (Segment and Zendesk NDJSON, plain/.gz/.zst);
-#   2. the same track calls as an uncompressed CSV events source (SPEC §1's CSV form).
+#   2. the same track calls as an uncompressed CSV events source (contract §1's CSV form).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

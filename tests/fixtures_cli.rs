@@ -87,7 +87,7 @@ fn every_planted_malformed_row_is_quarantined_with_its_reason() {
     assert_eq!(
         kinds.len(),
         11,
-        "every kind of SPEC §2 defect is planted: {kinds:?}"
+        "every kind of contract §2 defect is planted: {kinds:?}"
     );
     for ((file, line), kind) in &planted {
         let reason = quarantined.get(&(file.clone(), *line)).unwrap_or_else(|| {

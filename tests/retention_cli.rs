@@ -1,5 +1,5 @@
 //! `mrr_monthly` and `retention_monthly` on a hand-built book of contract lines. Every
-//! expected number is worked out in the comments from SPEC §5.
+//! expected number is worked out in the comments from contract §5.
 
 mod common;
 

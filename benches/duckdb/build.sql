@@ -20,7 +20,7 @@ create or replace temp macro datafusion_round(value, places) as
     round(value * power(cast(10 as double), places)) / power(cast(10 as double), places);
 
 -- ---------------------------------------------------------------------------------------
--- Staged tables (SPEC §4), as churnlake registers them: event tables Hive-partitioned by
+-- Staged tables (contract §4), as churnlake registers them: event tables Hive-partitioned by
 -- event_date.
 
 create or replace temp view stg_handoffs as
@@ -767,7 +767,7 @@ select * from final;
 
 -- ---------------------------------------------------------------------------------------
 -- boundary_snapshots: one row per account per month start on which at least one of its
--- lines is in force, with MRR(a, d) of SPEC §5 (sql/marts/boundary_snapshots.sql).
+-- lines is in force, with MRR(a, d) of contract §5 (sql/marts/boundary_snapshots.sql).
 create or replace temp table boundary_snapshots as
 with final as (
     select
@@ -784,7 +784,7 @@ with final as (
 select * from final;
 
 -- mrr_monthly: one row per account per month in which the account is active at the month's
--- start S or at its end E (SPEC §5, sql/marts/mrr_monthly.sql); exact decimals.
+-- start S or at its end E (contract §5, sql/marts/mrr_monthly.sql); exact decimals.
 create or replace temp table mrr_monthly_all as
 with snapshots as (
     select * from boundary_snapshots
@@ -846,7 +846,7 @@ classified as (
     from movements
 ),
 
--- SPEC §5: the most recent handoff with start_date before E; an account whose only line
+-- contract §5: the most recent handoff with start_date before E; an account whose only line
 -- starts on E itself takes that line's segment.
 segments as (
     select account_id, month, segment
@@ -893,7 +893,7 @@ final as (
 select * from final;
 
 -- retention_monthly: one row per month and segment (segment 'all' = every account): the
--- retention equation in exact decimals and the rates of SPEC §5, null when their
+-- retention equation in exact decimals and the rates of contract §5, null when their
 -- denominator is 0 (sql/marts/retention_monthly.sql); [retention] gross_margin = 1.0.
 create or replace temp table retention_monthly_all as
 with movements as (

@@ -1,5 +1,5 @@
 -- boundary_snapshots: one row per account per month start (`month_boundaries`) on which at
--- least one of its lines is in force: MRR(a, d) of SPEC §5, the sum of the reporting-currency
+-- least one of its lines is in force: MRR(a, d) of contract §5, the sum of the reporting-currency
 -- mrr of the lines in force (a zero-MRR line still makes a row). A helper view, not written.
 with boundaries as (
     select boundary, cast(boundary as int) as boundary_day

@@ -1,5 +1,5 @@
 -- mrr_monthly: one row per account per month in which the account is active at the month's
--- start S or at its end E (SPEC §5). Only boundary snapshots count; amounts in reporting
+-- start S or at its end E (contract §5). Only boundary snapshots count; amounts in reporting
 -- currency, exact decimals. `month_boundaries` holds every month start from the first line's
 -- month up to the last boundary on or before the as-of date; `boundary_snapshots` the MRR of
 -- every active account on each of them.
@@ -88,7 +88,7 @@ classified as (
     from movements
 ),
 
--- SPEC §5: a month's segment is that of the most recent handoff with start_date before E;
+-- contract §5: a month's segment is that of the most recent handoff with start_date before E;
 -- an account whose only lines start on E itself takes theirs. Of the lines starting on one
 -- day, the latest closed (then the greatest deal_id) counts.
 day_lines as (

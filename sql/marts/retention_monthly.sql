@@ -1,6 +1,6 @@
 -- retention_monthly: one row per month and segment (segment 'all' = every account): the
 -- retention equation mrr_end = mrr_start + new + reactivation + expansion − contraction −
--- churned (exact decimals) and the rates of SPEC §5, null when their denominator is 0.
+-- churned (exact decimals) and the rates of contract §5, null when their denominator is 0.
 with movements as (
     select
         *,

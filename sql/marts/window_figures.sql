@@ -1,4 +1,4 @@
--- window_figures: the sweep's input for customer_daily's windowed figures (SPEC §4) —
+-- window_figures: the sweep's input for customer_daily's windowed figures (contract §4) —
 -- grain: one row per account and day on which a figure changes (is_date = 0), and one row
 -- per account and as-of date (is_date = 1) for every account with a contract line started
 -- by that date, in account and day order with a date after the changes it takes in. The

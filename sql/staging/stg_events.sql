@@ -1,6 +1,6 @@
 -- stg_events: one row per message_id of a Segment track call, partitioned by event_date.
 -- A repeated messageId is one event: the first read wins. An event without context.groupId
--- belongs to the account of the user's latest group call at or before it (SPEC §1); with
+-- belongs to the account of the user's latest group call at or before it (contract §1); with
 -- none it keeps a null account (an orphan).
 with source as (
     select * from raw_events

@@ -1,7 +1,7 @@
 -- stg_handoffs: one row per deal_id (one contract line).
 -- The greatest updated_at wins (a missing updated_at loses); equal ones keep the row read last.
 -- mrr is in the line's currency (arr / 12 already applied); mrr_reporting converts it at the
--- latest rate on or before start_date, fixed for the line's life (SPEC §1 fx_rates).
+-- latest rate on or before start_date, fixed for the line's life (contract §1 fx_rates).
 with source as (
     select * from raw_handoffs
 ),

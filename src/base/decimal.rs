@@ -1,5 +1,5 @@
 //! Exact decimals: money and exchange rates as unscaled 128-bit integers at fixed scales,
-//! parsed from text and divided with rounding half away from zero (SPEC §2). No I/O.
+//! parsed from text and divided with rounding half away from zero (contract §2). No I/O.
 
 /// Fractional digits of money.
 pub const MONEY_SCALE: u32 = 6;

@@ -142,7 +142,7 @@ pub struct PlaybookRule {
     pub message: String,
 }
 
-/// `[retention]`: settings of the retention tables (SPEC §5).
+/// `[retention]`: settings of the retention tables (contract §5).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {

@@ -46,7 +46,7 @@ pub(super) struct SourceSection {
     /// Contract field = source column (a dotted path into nested JSON); "" = not present.
     #[serde(default)]
     pub(super) columns: BTreeMap<String, String>,
-    /// Quarantined rows tolerated whatever the ratio (SPEC §2).
+    /// Quarantined rows tolerated whatever the ratio (contract §2).
     #[serde(default = "default_max_bad_rows")]
     pub(super) max_bad_rows: u64,
     /// Share of data rows that may be quarantined before the run fails.

@@ -49,7 +49,7 @@ impl Source {
     }
 }
 
-/// English and Japanese spellings of the note keys (SPEC §1).
+/// English and Japanese spellings of the note keys (contract §1).
 fn default_note_aliases() -> BTreeMap<String, Vec<String>> {
     let pairs: [(&str, &[&str]); 5] = [
         ("goal", &["goal", "目標", "ゴール"]),

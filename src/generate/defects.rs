@@ -1,4 +1,4 @@
-//! Planted malformed rows: the kinds SPEC §2 names, where in a file each goes, and
+//! Planted malformed rows: the kinds contract §2 names, where in a file each goes, and
 //! `_malformed.csv`, the answer key listing every planted row by file and physical line. Plants
 //! are built without randomness, so a run with them differs from one without only by the
 //! planted lines themselves.

@@ -1,4 +1,4 @@
-//! Writes the product-usage logs (SPEC source `events`): Segment `track`, `identify` and `group`
+//! Writes the product-usage logs (contract §1 source `events`): Segment `track`, `identify` and `group`
 //! calls in `segment/events-YYYY-MM.ndjson`, one file per month, rotating plain / `.gz` / `.zst`.
 //! Each day's calls are sampled from the world's usage curves and written in timestamp order. A
 //! user's `identify` and `group` calls come just before their first `track` call, so every event

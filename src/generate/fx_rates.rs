@@ -1,4 +1,4 @@
-//! Writes `fx/fx_rates.csv` (SPEC source `fx_rates`): a daily USD-per-JPY rate, a bounded random
+//! Writes `fx/fx_rates.csv` (contract §1 source `fx_rates`): a daily USD-per-JPY rate, a bounded random
 //! walk around 0.00675, from 30 days before the earliest contract line to the end of the history,
 //! so every yen line finds a rate on or before its start.
 

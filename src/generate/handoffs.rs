@@ -1,4 +1,4 @@
-//! Writes `handoffs/handoffs.csv`, the CRM's sales-handoff export (SPEC source `handoffs`): one
+//! Writes `handoffs/handoffs.csv`, the CRM's sales-handoff export (contract §1 source `handoffs`): one
 //! row per contract line, then later re-exports of about 5% of deals (a new CSM owner or
 //! corrected seats, with a greater `updated_at`). For about half the lines the handoff fields sit
 //! in their columns; for the rest the columns are empty and the facts are `Key: value` lines in

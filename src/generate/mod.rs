@@ -1,7 +1,7 @@
 //! `churnlake generate`: writes a deterministic synthetic Customer Success dataset — every source
-//! of SPEC §1 in the layout the ingest's default globs expect — with planted personas (churners,
+//! of contract §1 in the layout the ingest's default globs expect — with planted personas (churners,
 //! expanders, new accounts, reactivators, steady accounts) that the analytics must later detect,
-//! and, on request, a few malformed rows of every kind SPEC §2 names, each recorded by file and
+//! and, on request, a few malformed rows of every kind contract §2 names, each recorded by file and
 //! line.
 //!
 //! It owns the files under the output directory, including two answer keys that are not

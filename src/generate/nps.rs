@@ -1,4 +1,4 @@
-//! Writes `nps/nps.csv` (SPEC source `nps`): a survey wave about every quarter, answered by about
+//! Writes `nps/nps.csv` (contract §1 source `nps`): a survey wave about every quarter, answered by about
 //! a fifth of the users who already use the product. Scores follow the persona — churners 0–6,
 //! expanders 9–10 — and some rows name only the user (the ingest resolves the account through
 //! the identity map). One wave's responses are held to sort them by `responded_at`.

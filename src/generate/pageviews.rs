@@ -1,4 +1,4 @@
-//! Writes the help-site page views (SPEC source `pageviews`): Segment `page` calls in
+//! Writes the help-site page views (contract §1 source `pageviews`): Segment `page` calls in
 //! `helpsite/pages-YYYY-MM.ndjson`, one plain file per month. Users read more when their
 //! account struggles (a churner's last months, a slow adopter) or is onboarding, and what they
 //! read shifts with it (cancellation and export pages before a churn); anonymous visitors read

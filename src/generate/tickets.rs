@@ -1,4 +1,4 @@
-//! Writes the support tickets (SPEC source `tickets`) as two incremental Zendesk exports.
+//! Writes the support tickets (contract §1 source `tickets`) as two incremental Zendesk exports.
 //! `tickets/tickets-0001.ndjson` holds every ticket created before the cutoff (two thirds into
 //! the history) as it stood then; `tickets/tickets-0002.ndjson.gz` holds every ticket updated
 //! since, as it stands at the end. A ticket open at the cutoff and solved later is in both, the

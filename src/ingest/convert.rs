@@ -1,6 +1,6 @@
 //! Converting the raw text of a field into its typed value, with the reason when it fails.
 //!
-//! The rules are SPEC §1–§2: RFC 3339 timestamps (a `T` or a space, either case, offsets
+//! The rules are contract §1–§2: RFC 3339 timestamps (a `T` or a space, either case, offsets
 //! optional and then read in the pipeline timezone, `Z` or `±HH:MM` when given), `YYYY-MM-DD`
 //! dates, decimals with 6 fractional digits rounded half away from zero, enum values and
 //! currency codes exactly as the contract spells them, ranges enforced. Pure functions only:

@@ -1,5 +1,5 @@
 //! Ingest: every configured source read, typed and validated into raw Parquet files, one
-//! per source file, with every rejected row in quarantine (SPEC §1–§2).
+//! per source file, with every rejected row in quarantine (contract §1–§2).
 //!
 //! Rust streams each file once, converting and checking rows into raw files (memory bounded
 //! by the batch size) and rejected rows into the quarantine file; files unchanged since the

@@ -1,4 +1,4 @@
-//! Parsing `Key: value` lines out of free-text sales handoff notes (SPEC §1).
+//! Parsing `Key: value` lines out of free-text sales handoff notes (contract §1).
 //!
 //! Keys are matched case-insensitively against configured aliases (English and Japanese by
 //! default), with an ASCII or full-width colon; the first matching line wins. This module

@@ -262,7 +262,7 @@ fn convert_record(
         .collect()
 }
 
-/// SPEC §2: a source fails when its quarantined rows exceed both limits.
+/// contract §2: a source fails when its quarantined rows exceed both limits.
 pub(super) fn check_bad_rows(source: &Source, report: &mut SourceReport) {
     let bad = report.rows_quarantined;
     let ratio = if report.rows_read == 0 {

@@ -160,7 +160,7 @@ fn id_hash(message_id: &Value) -> Value {
 }
 
 /// Appends Date columns: the calendar dates of timestamps in the pipeline timezone, which
-/// make every as-of comparison a date comparison (SPEC §3).
+/// make every as-of comparison a date comparison (contract §3).
 fn with_local_dates(mut columns: Vec<Column>, names: &[&str]) -> Vec<Column> {
     columns.extend(names.iter().map(|n| Column::new(*n, ColumnType::Date)));
     columns

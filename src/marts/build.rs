@@ -2,7 +2,7 @@
 //! dates a pass computes, and with the last pass the whole tables (see [`super::retention`]).
 //!
 //! The dates go into an `as_of_dates` table; every model joins its daily facts to it with
-//! windows that end at the date, so a row for D never sees a later input (SPEC §3). Which
+//! windows that end at the date, so a row for D never sees a later input (contract §3). Which
 //! dates a pass computes and which scores it reuses is the pipeline's plan; what a pass
 //! writes goes to its work directory, for the pipeline to publish.
 

@@ -21,7 +21,7 @@ const CUSTOMER_DAILY_SQL: &str = include_str!("../../sql/marts/customer_daily.sq
 /// of dates in one sweep over the history (a backfill computes them once for all its passes).
 pub(super) const WINDOW_FIGURES_SQL: &str = include_str!("../../sql/marts/window_figures.sql");
 
-/// A table rewritten whole by every build (SPEC §5): its model file and grain.
+/// A table rewritten whole by every build (contract §5): its model file and grain.
 pub struct WholeTable {
     pub name: &'static str,
     pub sql: &'static str,

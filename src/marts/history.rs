@@ -1,6 +1,6 @@
 //! Health scores kept as history, so that a daily build need not recompute the past.
 //!
-//! A date's health score depends only on the inputs visible at the end of that date (SPEC §3)
+//! A date's health score depends only on the inputs visible at the end of that date (contract §3)
 //! and on the model. Once computed it stands until an ingest changes what a date up to it
 //! sees, or the model changes. Every build keeps the scores of every date it computed
 //! (account, date, score, band) under `_state/health_history/as_of_date=…/`, and

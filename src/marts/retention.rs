@@ -1,4 +1,4 @@
-//! The tables rewritten whole by every build (SPEC §5): `mrr_monthly`, `retention_monthly`,
+//! The tables rewritten whole by every build (contract §5): `mrr_monthly`, `retention_monthly`,
 //! `retention_forecast`, `churn_cohorts` and `health_cohorts` as complete at the as-of date,
 //! from the boundary snapshots of the contract lines, with the retention equation checked
 //! for every month and segment.

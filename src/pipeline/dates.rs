@@ -51,7 +51,7 @@ impl Planner {
         let boundaries = if kind == PassKind::DatesAndWholeTables {
             // From the boundary before the first one with an active account: when the first
             // line starts on a month's first day, the month before it ends there and holds
-            // the history's first new MRR (SPEC §5).
+            // the history's first new MRR (contract §5).
             month_starts(days_to_date(first - 1), days_to_date(last))
         } else {
             Vec::new()

@@ -17,7 +17,7 @@ pub fn register_functions(ctx: &SessionContext) {
 }
 
 /// `fx_convert(amount decimal(38,6), rate decimal(38,10))`: the amount in reporting currency,
-/// rounded half away from zero to 6 digits (SPEC §2), computed exactly in 128-bit integers.
+/// rounded half away from zero to 6 digits (contract §2), computed exactly in 128-bit integers.
 fn fx_convert_udf() -> datafusion::logical_expr::ScalarUDF {
     let money = DataType::Decimal128(38, MONEY_SCALE as i8);
     let rate = DataType::Decimal128(38, RATE_SCALE as i8);

@@ -1,5 +1,5 @@
 //! Staging: the SQL models of `sql/staging` run over the raw rows `ingest` wrote, giving
-//! the typed, deduplicated `stg_*` tables of SPEC §4 (identities resolved, money converted),
+//! the typed, deduplicated `stg_*` tables of contract §4 (identities resolved, money converted),
 //! with every row accounted for.
 //!
 //! A daily run need not restage everything: tables fed only by new files append the new

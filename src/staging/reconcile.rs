@@ -198,7 +198,7 @@ pub(super) async fn account_for(
     Ok(staged)
 }
 
-/// Every line in another currency needs a rate on or before its start (SPEC §1).
+/// Every line in another currency needs a rate on or before its start (contract §1).
 pub(super) async fn check_fx(ctx: &SessionContext, pipeline: &Pipeline) -> Result<()> {
     let missing = engine::query(
         ctx,

@@ -306,7 +306,7 @@ fn missing_column(file: &SourceFile, field: &str, column: &str) -> Error {
     )
 }
 
-/// SPEC §2 "can't be read": a mapped column that a file names more than once would let one
+/// contract §2 "can't be read": a mapped column that a file names more than once would let one
 /// of two sets of values win silently. The message names the column, its 1-based positions
 /// among `names` (a header's or a schema's) and the field mapped to it.
 pub fn repeated_column<'h>(
