@@ -1,4 +1,4 @@
-//! The source contract of contract §1: which fields each kind of source carries, their types,
+//! The source contract (contract §1): which fields each kind of source carries, their types,
 //! which are required, and where they sit by default in each file format.
 //!
 //! This is the single list that configuration checks, conversion and the staged schemas are

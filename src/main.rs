@@ -1,3 +1,6 @@
+//! The `churnlake` binary: mimalloc as the allocator, a tokio runtime with a bounded
+//! blocking pool, the command line run on it, and the exit code of its result.
+
 use churnlake::cli::{self, Cli};
 use clap::Parser;
 

@@ -1,4 +1,4 @@
-//! `window_figures` (sql/marts/window_figures.sql): customer_daily's 7/30/90-day usage,
+//! `window_figures` (sql/marts/window_figures.sql): customer_daily's 7/30/90-day product,
 //! help-site and ticket figures for any set of dates, from sweeps over each account's days
 //! whose running sums are taken in Rust ([`super::sweep`]). Sweeps are cut in parts the
 //! memory limit holds.

@@ -1,5 +1,6 @@
 //! Publishing's errors: a file or object that could not be moved, written or deleted, an
-//! unreadable journal, and a warehouse locked by another run (all exit code 3).
+//! unreadable journal, a warehouse locked by another run (a file error naming the holder),
+//! all exit code 3.
 
 use crate::base::error::{ExitCode, FileError};
 

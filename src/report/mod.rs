@@ -1,6 +1,7 @@
 //! What the operator reads at the end of a command: plain-text summaries on stdout.
 //!
-//! Reports format figures the run already computed; they never query or change tables.
+//! Reports format figures the run computed and read the tables it published (bands, the
+//! accounts at risk, the actions that fired); they never change a table.
 
 use crate::config::Pipeline;
 use crate::engine;

@@ -1,5 +1,6 @@
-//! Reading source files: format and compression detection, and streaming records out of
-//! CSV, NDJSON and Parquet with their physical line numbers.
+//! Reading source files: streaming records out of CSV, NDJSON and Parquet (one file per
+//! format below) with their physical line numbers. Which format a file is the contract
+//! says (`contract::SourcePath`); opening and decompressing it is here.
 //!
 //! A reader hands each record to a callback as the raw text of the mapped columns, one batch
 //! of memory at a time: no file is ever held whole. It does not convert types (that is
