@@ -1,18 +1,7 @@
 -- stg_pageviews: one row per message_id of a Segment page call, partitioned by event_date.
 -- The first read wins; the account is context.groupId, else the user's account at the view
 -- (as for events); anonymous views keep a null account and count in site totals only.
-with source as (
-    select * from raw_pageviews
-),
-
--- A row stands unless its message_id repeats and this is not the first read.
-first_read as (
-    select source.*
-    from repeated_pageviews as repeated
-    right join source on source.message_id = repeated.message_id
-    where repeated.message_id is null
-        or cast(source._file_ord as bigint) * 4294967296 + source._line = repeated.first_read
-),
+${first_read}
 
 final as (
     select

@@ -38,3 +38,15 @@ impl FileError {
         }
     }
 }
+
+/// `Error::io(path, err)` for every layer's error that can hold a [`FileError`].
+pub trait FromFile: From<FileError> {
+    fn io(path: impl Into<PathBuf>, err: impl std::fmt::Display) -> Self
+    where
+        Self: Sized,
+    {
+        Self::from(FileError::new(path, err))
+    }
+}
+
+impl<E: From<FileError>> FromFile for E {}

@@ -2,6 +2,7 @@
 
 use super::generate::{DatasetArgs, print_summary, write_dataset};
 use super::{BUILTIN_PIPELINE, GlobalArgs};
+use crate::base::error::FromFile;
 use crate::config::Overrides;
 use crate::pipeline::{Error, Result};
 use crate::report;

@@ -1,5 +1,6 @@
 //! `churnlake generate`: write demo sources in the real export formats.
 
+use crate::base::error::FromFile;
 use crate::generate::{self, GenerateError, GenerateOptions, GenerateSummary, Volume};
 use crate::pipeline::{Error, Result};
 use chrono::NaiveDate;

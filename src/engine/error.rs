@@ -33,10 +33,6 @@ impl Error {
         }
     }
 
-    pub fn io(path: impl Into<std::path::PathBuf>, err: impl std::fmt::Display) -> Self {
-        Error::File(FileError::new(path, err))
-    }
-
     pub fn query(context: impl Into<String>, source: DataFusionError) -> Self {
         Error::Query {
             context: context.into(),

@@ -7,6 +7,7 @@
 //! lock and the incremental-ingest state need. Keys are relative to the warehouse root and
 //! use `/`.
 
+use crate::base::error::FromFile;
 use crate::engine::{Error, Result};
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};

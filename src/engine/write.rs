@@ -2,6 +2,7 @@
 //! streamed batch by batch (optionally through a Rust step), with one event per table
 //! written. It knows files and partitions, not what a table holds.
 
+use crate::base::error::FromFile;
 use crate::base::table_file::writer_properties;
 use crate::engine::EngineContext;
 use crate::engine::{Error, Result};

@@ -32,8 +32,4 @@ impl Error {
             Error::BadRows { .. } => ExitCode::DataCheck,
         }
     }
-
-    pub fn io(path: impl Into<std::path::PathBuf>, err: impl std::fmt::Display) -> Self {
-        Error::File(FileError::new(path, err))
-    }
 }

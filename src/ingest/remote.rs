@@ -3,6 +3,7 @@
 //! directory first, so every reader works on a local file. Messages and the quarantine name
 //! the object's URL.
 
+use crate::base::error::FromFile;
 use crate::base::is_url;
 use crate::config::Source;
 use crate::engine::warehouse::{download, store_for};

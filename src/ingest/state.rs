@@ -10,6 +10,7 @@
 //! checksum), so its earlier rows drop out. A change to a source's definition or to
 //! churnlake's version invalidates the source's raw files (they would be typed differently).
 
+use crate::base::error::FromFile;
 use crate::config::{Pipeline, Source};
 use crate::engine::warehouse::Warehouse;
 use crate::ingest::reader::SourceFile;

@@ -17,6 +17,7 @@ use super::window_figures::{
 };
 use super::{health, playbook};
 use crate::base::days::{days_to_date, sql_date_list};
+use crate::base::error::FromFile;
 use crate::config::Pipeline;
 use crate::engine::EngineContext;
 use crate::engine::{self, WriteOrder, warehouse::Warehouse};

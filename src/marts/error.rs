@@ -40,8 +40,4 @@ impl Error {
             Error::Model(_) => ExitCode::Usage,
         }
     }
-
-    pub fn io(path: impl Into<std::path::PathBuf>, err: impl std::fmt::Display) -> Self {
-        Error::File(FileError::new(path, err))
-    }
 }

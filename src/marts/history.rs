@@ -10,6 +10,7 @@
 
 use crate::base::Written;
 use crate::base::days::date_to_days;
+use crate::base::error::FromFile;
 use crate::engine::warehouse::Warehouse;
 use crate::marts::{Error, Result};
 use crate::staging::Reach;

@@ -13,6 +13,7 @@
 //! first swept day's month and only that month's earlier days from `stg_events`
 //! (sql/marts/window_figures.sql). A run that fails publishes none.
 
+use crate::base::error::FromFile;
 use crate::base::{Written, files_under};
 use crate::engine::EngineContext;
 use crate::engine::warehouse::{Entry, Warehouse};

@@ -6,6 +6,7 @@
 use super::catalog::{WINDOW_FIGURES_SQL, as_of_table};
 use super::{last_active, sweep};
 use crate::base::days::{days_to_date, month_start_of, sql_date_list};
+use crate::base::error::FromFile;
 use crate::config::Pipeline;
 use crate::engine::EngineContext;
 use crate::engine::{self, warehouse::Warehouse};

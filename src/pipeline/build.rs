@@ -8,6 +8,7 @@ use super::dates::{Planner, dates_with_input};
 use super::operation::{Operation, RunLog};
 use super::results::Step;
 use crate::base::days::{date_to_days, days_to_date, describe_dates};
+use crate::base::error::FromFile;
 use crate::base::log;
 use crate::config::Pipeline;
 use crate::engine::{self, warehouse::Warehouse};

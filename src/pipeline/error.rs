@@ -52,8 +52,4 @@ impl Error {
             Error::NoInput(_) => ExitCode::NoInput,
         }
     }
-
-    pub fn io(path: impl Into<std::path::PathBuf>, err: impl std::fmt::Display) -> Self {
-        Error::File(FileError::new(path, err))
-    }
 }

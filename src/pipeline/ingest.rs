@@ -5,6 +5,7 @@
 
 use super::operation::{Operation, RunLog};
 use super::results::Step;
+use crate::base::error::FromFile;
 use crate::base::log;
 use crate::config::Pipeline;
 use crate::engine::warehouse::Warehouse;

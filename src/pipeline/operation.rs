@@ -3,6 +3,7 @@
 //! run's files with its run log, write the run-results JSON and give the lock back.
 
 use super::results::{self, RunResults, Step};
+use crate::base::error::FromFile;
 use crate::base::log;
 use crate::config::Pipeline;
 use crate::engine::warehouse::Warehouse;

@@ -22,8 +22,4 @@ impl Error {
             Error::Engine(e) => e.exit_code(),
         }
     }
-
-    pub fn io(path: impl Into<std::path::PathBuf>, err: impl std::fmt::Display) -> Self {
-        Error::File(FileError::new(path, err))
-    }
 }

@@ -6,6 +6,7 @@
 //! lock left by a process that no longer runs on this host is taken over with a warning; one
 //! held from another host can be removed with `churnlake unlock` once that run is known dead.
 
+use crate::base::error::FromFile;
 use crate::engine::warehouse::Warehouse;
 use crate::publish::{Error, Result};
 use serde::{Deserialize, Serialize};

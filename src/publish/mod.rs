@@ -20,6 +20,7 @@ pub use error::{Error, Result};
 pub mod lock;
 pub mod runlog;
 
+use crate::base::error::FromFile;
 use crate::base::{Written, files_under};
 use crate::engine::warehouse::Warehouse;
 use serde::{Deserialize, Serialize};

@@ -26,8 +26,4 @@ impl Error {
             Error::Check(_) => ExitCode::DataCheck,
         }
     }
-
-    pub fn io(path: impl Into<std::path::PathBuf>, err: impl std::fmt::Display) -> Self {
-        Error::File(FileError::new(path, err))
-    }
 }

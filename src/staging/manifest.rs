@@ -2,6 +2,7 @@
 //! source's file states (written by `ingest`) and what the staging models made of them, for
 //! the next run to append to, update or keep.
 
+use crate::base::error::FromFile;
 use crate::config::Pipeline;
 use crate::engine::warehouse::Warehouse;
 use crate::ingest::state::SourceState;

@@ -21,6 +21,7 @@ mod reconcile;
 pub use functions::register_functions;
 pub use reach::Reach;
 
+use crate::base::error::FromFile;
 use crate::config::Pipeline;
 use crate::contract::SourceKind;
 use crate::engine::EngineContext;

@@ -7,6 +7,9 @@ use crate::contract::SourceKind;
 /// The identity-map lookup of the models that resolve accounts (`${as_of_account}`).
 const AS_OF_ACCOUNT_SQL: &str = include_str!("../../sql/staging/as_of_account.sql");
 
+/// The first read of each Segment call, for the models of calls (`${first_read}`).
+const FIRST_READ_SQL: &str = include_str!("../../sql/staging/first_read.sql");
+
 /// One `sql/staging` model.
 pub struct StagingModel {
     pub name: &'static str,
@@ -36,12 +39,13 @@ pub struct StagingModel {
 }
 
 impl StagingModel {
-    /// The model's SQL: its file with the shared pieces in (`${as_of_account}`, then each
-    /// of `pieces`). The run's own variables (`${reporting_currency}`, `${identities}`)
-    /// are left for the run to fill.
+    /// The model's SQL: its file with the shared pieces in (`${first_read}`,
+    /// `${as_of_account}`, then each of `pieces`). The run's own variables
+    /// (`${reporting_currency}`, `${identities}`) are left for the run to fill.
     pub fn sql(&self) -> String {
         let mut text = self
             .template
+            .replace("${first_read}", FIRST_READ_SQL.trim_end())
             .replace("${as_of_account}", AS_OF_ACCOUNT_SQL.trim_end());
         for (name, value) in self.pieces {
             text = text.replace(&format!("${{{name}}}"), value);
@@ -158,6 +162,8 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         name: "stg_events",
         template: model_sql!("stg_events"),
         pieces: &[
+            ("calls", "raw_events"),
+            ("repeats", "repeated_events"),
             ("rows", "first_read"),
             ("user", "user_id"),
             ("at", "timestamp"),
@@ -208,6 +214,8 @@ pub const STAGING_MODELS: &[StagingModel] = &[
         name: "stg_pageviews",
         template: model_sql!("stg_pageviews"),
         pieces: &[
+            ("calls", "raw_pageviews"),
+            ("repeats", "repeated_pageviews"),
             ("rows", "first_read"),
             ("user", "user_id"),
             ("at", "timestamp"),

@@ -10,6 +10,7 @@ mod csv_file;
 mod ndjson_file;
 mod parquet_file;
 
+use crate::base::error::FromFile;
 use crate::contract::{Compression, FieldType, Format, SourcePath};
 use crate::ingest::{Error, Result};
 use std::fs::File;

@@ -5,6 +5,7 @@ use super::{
     FileRead, Item, Projection, RawText, SourceFile, ValueKind, check_unique_columns, misfit,
     missing_column,
 };
+use crate::base::error::FromFile;
 use crate::ingest::{Error, Result};
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StructArray};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
