@@ -76,6 +76,9 @@ pub struct PassDates {
     pub reused: BTreeSet<i32>,
     /// The month boundaries of the whole tables (none unless the pass writes them).
     pub boundaries: Vec<i32>,
+    /// The most dates one sweep of the pass's own window figures takes (see
+    /// [`super::dates_per_sweep`]).
+    pub per_sweep: usize,
 }
 
 /// Computes the marts for the dates of `pass` from the staged tables in `warehouse` into
@@ -112,6 +115,7 @@ pub async fn build(
         computed,
         reused,
         boundaries,
+        per_sweep,
     } = pass;
     let kind = *kind;
     let requested: BTreeSet<i32> = dates
@@ -128,7 +132,10 @@ pub async fn build(
         Some(dir) => dir.to_path_buf(),
         None => {
             let scratch = run_scratch(work);
-            write_window_figures(pipeline, warehouse, scratch, &spill, &all, computed).await?
+            write_window_figures(
+                pipeline, warehouse, scratch, &spill, &all, computed, *per_sweep,
+            )
+            .await?
         }
     };
     register_window_figures(&ctx, &figures_dir, computed).await?;

@@ -21,32 +21,30 @@ use std::sync::Arc;
 /// the date itself, 17 columns) that the window sorts, and the sort's copy of them.
 const SWEEP_BYTES_PER_ACCOUNT_DATE: usize = 1024;
 
-/// How many dates one `window_figures` sweep takes at most: as many account-dates as half
-/// the memory limit sorts without spilling. A sweep's cost follows the days it spans (and
-/// the 29 days before), so sweeping in parts costs little more than sweeping once, while
-/// one sweep of every date of a long backfill at 50,000 accounts sorts 70 million rows
-/// through the disk.
-pub async fn dates_per_sweep(pipeline: &Pipeline, warehouse: &Warehouse) -> Result<usize> {
-    let ctx = engine::session();
-    crate::staging::register_staged(&ctx, warehouse).await?;
-    let accounts =
-        engine::query_count(&ctx, "select count(distinct account_id) from stg_handoffs").await?;
-    let account_dates = pipeline.memory_limit / 2 / SWEEP_BYTES_PER_ACCOUNT_DATE;
-    Ok(account_dates / (accounts as usize).max(1))
+/// How many dates one `window_figures` sweep takes at most, for `accounts` accounts: as many
+/// account-dates as half the memory limit sorts without spilling. A sweep's cost follows the
+/// days it spans (and the 29 days before), so sweeping in parts costs little more than
+/// sweeping once, while one sweep of every date of a long backfill at 50,000 accounts sorts
+/// 70 million rows through the disk.
+pub fn dates_per_sweep(memory_limit: usize, accounts: u64) -> usize {
+    let account_dates = memory_limit / 2 / SWEEP_BYTES_PER_ACCOUNT_DATE;
+    account_dates / (accounts as usize).max(1)
 }
 
 /// Computes `window_figures` into `work` for `dates` (every date several passes compute, so
-/// that they share sweeps over the history). Returns the table's directory, for
-/// [`super::build`].
+/// that they share sweeps over the history), in sweeps of at most `per_sweep` dates (see
+/// [`dates_per_sweep`]). Returns the table's directory, for [`super::build`].
 pub async fn compute_window_figures(
     pipeline: &Pipeline,
     warehouse: &Warehouse,
     dates: &BTreeSet<i32>,
+    per_sweep: usize,
     work: &Path,
 ) -> Result<PathBuf> {
     let spill = work.join("spill");
     std::fs::create_dir_all(&spill).map_err(|e| Error::io(&spill, e))?;
-    write_window_figures(pipeline, warehouse, run_scratch(work), &spill, work, dates).await
+    let scratch = run_scratch(work);
+    write_window_figures(pipeline, warehouse, scratch, &spill, work, dates, per_sweep).await
 }
 
 /// The SQL of `window_figures` for dates from `first` through `last`: it sweeps the events
@@ -83,9 +81,9 @@ pub(super) async fn write_window_figures(
     spill: &Path,
     dir: &Path,
     dates: &BTreeSet<i32>,
+    per_sweep: usize,
 ) -> Result<PathBuf> {
     let path = dir.join("window_figures");
-    let per_sweep = dates_per_sweep(pipeline, warehouse).await?;
     for part in sweep_parts(dates, per_sweep) {
         let ctx = engine::bounded_session(pipeline.memory_limit, spill)?;
         super::register_functions(&ctx);

@@ -74,8 +74,8 @@ pub async fn build_step(
     let last = dates.iter().max().copied().map(date_to_days);
     op.run.as_of = first.zip(last);
     let started = std::time::Instant::now();
-    let (dates, skipped) = dates_with_input(&op.warehouse, dates).await?;
     let planner = Planner::open(&op.warehouse).await?;
+    let (dates, skipped) = dates_with_input(&planner, dates).await?;
     let fingerprint = marts::model_fingerprint(pipeline);
     let history = HealthHistory::load(&op.warehouse).await?;
     let reusable = published_dates(&op.warehouse, history.reusable(&fingerprint)).await?;
@@ -116,7 +116,7 @@ pub async fn build_step(
     let mut kept = BTreeSet::new();
     // Consecutive passes share one sweep of the windowed figures, as many as the memory
     // limit holds the figures of (a single pass computes its own).
-    let sweep_dates = marts::dates_per_sweep(pipeline, &op.warehouse).await?;
+    let sweep_dates = planner.dates_per_sweep(pipeline);
     let pass_dates: Vec<usize> = passes.iter().map(|(chunk, _)| chunk.len()).collect();
     let sweeps = sweep_passes(&pass_dates, sweep_dates);
     let mut figures: Option<std::path::PathBuf> = None;
@@ -134,8 +134,10 @@ pub async fn build_step(
             let swept = planner
                 .computed_dates(pipeline, &passes[pass..sweep_end], &done)
                 .await?;
+            let per_sweep = planner.dates_per_sweep(pipeline);
             let figures_dir =
-                marts::compute_window_figures(pipeline, &op.warehouse, &swept, &work).await?;
+                marts::compute_window_figures(pipeline, &op.warehouse, &swept, per_sweep, &work)
+                    .await?;
             figures = Some(figures_dir);
         }
         progress.set_message(describe_dates(chunk));

@@ -12,17 +12,35 @@ use chrono::{Months, NaiveDate};
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeSet;
 
-/// Plans the dates of a build's passes over the staged tables of one warehouse.
+/// Plans the dates of a build's passes over the staged tables of one warehouse, registered
+/// once for the whole plan.
 pub struct Planner {
     ctx: SessionContext,
+    /// Accounts with a contract line: what a sweep's dates are bounded by.
+    accounts: u64,
 }
 
 impl Planner {
-    /// A planner over the warehouse's published staged tables.
+    /// A planner over the warehouse's published staged tables; a usage error (exit 2) when
+    /// nothing has been ingested yet.
     pub async fn open(warehouse: &Warehouse) -> Result<Planner> {
+        if !warehouse.exists("stg_handoffs").await? {
+            return Err(Error::Usage(format!(
+                "no staged tables in {}; run `churnlake ingest` first",
+                warehouse.location
+            )));
+        }
         let ctx = engine::session();
         crate::staging::register_staged(&ctx, warehouse).await?;
-        Ok(Planner { ctx })
+        let accounts =
+            engine::query_count(&ctx, "select count(distinct account_id) from stg_handoffs")
+                .await?;
+        Ok(Planner { ctx, accounts })
+    }
+
+    /// The most dates one sweep of window figures takes under the pipeline's memory limit.
+    pub fn dates_per_sweep(&self, pipeline: &Pipeline) -> usize {
+        crate::marts::dates_per_sweep(pipeline.memory_limit, self.accounts)
     }
 
     /// The dates a pass over `requested` reads, split into those it computes and those it
@@ -73,6 +91,7 @@ impl Planner {
             computed: computed.union(&days).copied().collect(),
             reused,
             boundaries,
+            per_sweep: self.dates_per_sweep(pipeline),
         })
     }
 
@@ -96,20 +115,12 @@ impl Planner {
 }
 
 /// Splits `dates` into those with input and those without (see [`input_window`]); fails
-/// with exit code 2 before any ingest, and 99 when no date has input.
+/// with exit code 99 when no date has input.
 pub async fn dates_with_input(
-    warehouse: &Warehouse,
+    planner: &Planner,
     dates: &[NaiveDate],
 ) -> Result<(Vec<NaiveDate>, Vec<NaiveDate>)> {
-    if !warehouse.exists("stg_handoffs").await? {
-        return Err(Error::Usage(format!(
-            "no staged tables in {}; run `churnlake ingest` first",
-            warehouse.location
-        )));
-    }
-    let ctx = engine::session();
-    crate::staging::register_staged(&ctx, warehouse).await?;
-    let (first, latest) = input_window(&ctx).await?;
+    let (first, latest) = input_window(&planner.ctx).await?;
     let (with, without): (Vec<NaiveDate>, Vec<NaiveDate>) = dates
         .iter()
         .partition(|d| first.is_some_and(|f| f <= **d) && latest.is_none_or(|l| **d <= l));
