@@ -3,7 +3,7 @@
 //!
 //! Data flows one way, and the modules follow it, bottom up as `LAYERS` lists them:
 //! `base` (shared primitives) → `contract` (the source contract) → `config` (the pipeline
-//! file) → `engine` (DataFusion sessions, the warehouse's stores) → `ingest` (sources read,
+//! file) → `learn` (fitting a health model to churn history) → `engine` (DataFusion sessions, the warehouse's stores) → `ingest` (sources read,
 //! typed and quarantined into raw files) → `staging` (`sql/staging`: the `stg_*` tables) →
 //! `marts` (`sql/marts`: the customer table, health, playbook, retention) → `publish` (the
 //! journaled commit and the run log) → `pipeline` (which dates, passes and publication a
@@ -17,6 +17,7 @@ pub mod contract;
 pub mod engine;
 pub mod generate;
 pub mod ingest;
+pub mod learn;
 pub mod marts;
 pub mod pipeline;
 pub mod publish;

@@ -3,7 +3,9 @@
 -- 90 days before it (lifecycle_stage 'churned', mrr 0). Strictly point in time: a row for D
 -- reads only lines with start_date <= D, events and views with event_date <= D, tickets
 -- created on or before D (with their latest state) and responses on or before D.
--- Day numbers (days since 1970-01-01) keep every window a plain integer comparison.
+-- Day numbers (days since 1970-01-01) keep every window a plain integer comparison. The
+-- `[[metrics]]` add their swept `w_*` figures, and their `m_<name>` columns after last_nps
+-- (src/marts/metrics.rs).
 with as_of as (
     select as_of_date, cast(as_of_date as int) as as_of_day
     from as_of_dates
@@ -157,7 +159,7 @@ figures as (
         resolution.median_resolution_hours_90d,
         coalesce(windowed.pageviews_30d, 0) as pageviews_30d,
         coalesce(windowed.help_readers_30d, 0) as help_readers_30d,
-        nps.last_nps
+        nps.last_nps${metric_figures}
     -- Right joins: the narrow figures are the hash joins' build sides, the contract rows
     -- (wider with each join) stream past them.
     from nps
@@ -216,7 +218,7 @@ staged as (
             when tenure_days < ${onboarding_days} then 'onboarding'
             else 'adoption'
         end as lifecycle_stage,
-        cast(active_users_30d as double) / nullif(seats, 0) as seat_utilization
+        cast(active_users_30d as double) / nullif(seats, 0) as seat_utilization${metric_values}
     from joined
 ),
 
@@ -261,7 +263,7 @@ final as (
         median_resolution_hours_90d,
         pageviews_30d,
         help_readers_30d,
-        last_nps,
+        last_nps,${metric_columns}
         ${maturity_level} as maturity_level,
         ${touch_model} as touch_model,
         as_of_date

@@ -14,7 +14,8 @@
 -- features, readers) are grouped per key, never sorted by key and day. The changes are first
 -- added up per account and per date they first reach (the dates run from day ${first_day}
 -- to day ${last_day}), so the running sums go over dates, not days. Only the days from
--- ${from_date} (29 days before the first date) through ${last_date} reach the dates'
+-- ${from_date} (29 days before the first date, more for a metric of a longer window) through
+-- ${last_date} reach the dates'
 -- windows, so events and views outside them are not swept: of those before, only each
 -- account's latest active day counts (days_since_last_seen), kept per month. The cost
 -- follows the days swept and the account-dates summed, so a backfill sweeps its dates in
@@ -180,27 +181,27 @@ ticket_changes as (
     where closed_day is not null
 ),
 
-changes as (
+${metric_ctes}changes as (
     select
         *,
         0 as tickets_30d,
         0 as tickets_90d,
         0 as open_tickets,
         0 as open_high_urgent,
-        0 as bad_csat_90d
+        0 as bad_csat_90d${metric_zeros}
     from activity_changes
     where events_7d <> 0 or events_30d <> 0 or active_days_30d <> 0 or active_users_7d <> 0
         or active_users_30d <> 0 or distinct_features_30d <> 0 or pageviews_30d <> 0
         or help_readers_30d <> 0 or active_day is not null
     union all
     select account_id, day, 0, 0, 0, 0, 0, 0, 0, 0, cast(null as int),
-        tickets_30d, tickets_90d, open_tickets, open_high_urgent, bad_csat_90d
+        tickets_30d, tickets_90d, open_tickets, open_high_urgent, bad_csat_90d${metric_zeros}
     from ticket_changes
     union all
     -- The latest active day before the swept days: from the months kept before the first
     -- swept day's month (last_active_months, src/marts/last_active.rs) and that month's
     -- days before it.
-    select account_id, cast(max(day) as bigint), 0, 0, 0, 0, 0, 0, 0, 0, max(day), 0, 0, 0, 0, 0
+    select account_id, cast(max(day) as bigint), 0, 0, 0, 0, 0, 0, 0, 0, max(day), 0, 0, 0, 0, 0${metric_zeros}
     from (
         select account_id, last_active_day as day
         from last_active_months
@@ -211,7 +212,7 @@ changes as (
             and event_date >= date '${month_start}' and event_date < date '${from_date}'
     )
     group by account_id
-),
+${metric_branch}),
 
 -- Every day through the last date, with the first date on or after it: the date whose
 -- running sums first take in that day's changes. Changes before the first date go to it.
@@ -241,7 +242,7 @@ date_changes as (
         sum(tickets_90d) as tickets_90d,
         sum(open_tickets) as open_tickets,
         sum(open_high_urgent) as open_high_urgent,
-        sum(bad_csat_90d) as bad_csat_90d
+        sum(bad_csat_90d) as bad_csat_90d${metric_sums}
     from buckets
     join changes on buckets.day = greatest(changes.day, ${first_day})
     group by changes.account_id, buckets.as_of_day
@@ -271,11 +272,11 @@ final as (
         open_tickets,
         open_high_urgent,
         bad_csat_90d,
-        active_day
+        active_day${metric_columns}
     from date_changes
     union all
     select account_id, as_of_date, cast(as_of_day as bigint), 1,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, cast(null as int)
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, cast(null as int)${metric_date_zeros}
     from account_dates
 )
 

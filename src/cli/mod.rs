@@ -3,6 +3,7 @@
 //! step of the work itself.
 
 mod build;
+mod calibrate;
 mod demo;
 mod generate;
 mod ingest;
@@ -85,6 +86,7 @@ pub enum Command {
     Build(build::BuildArgs),
     Run(run::RunArgs),
     Backfill(run::BackfillArgs),
+    Calibrate(calibrate::CalibrateArgs),
     Unlock(unlock::UnlockArgs),
     Query(query::QueryArgs),
     Generate(generate::GenerateArgs),
@@ -99,6 +101,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Build(args) => build::execute(&cli.global, args).await,
         Command::Run(args) => run::execute_run(&cli.global, args).await,
         Command::Backfill(args) => run::execute_backfill(&cli.global, args).await,
+        Command::Calibrate(args) => calibrate::execute(&cli.global, args).await,
         Command::Unlock(args) => unlock::execute(&cli.global, args).await,
         Command::Query(args) => query::execute(&cli.global, args).await,
         Command::Generate(args) => generate::execute(args),

@@ -145,6 +145,14 @@ fn check_health(model: &HealthModel, problems: &mut Problems) {
     if model.components.is_empty() {
         problems.at(&at, "the health model has no [[health.components]]");
     }
+    match model.kind.as_str() {
+        "weighted" => {}
+        "logistic" => check_logistic(model, problems),
+        other => problems.at(
+            &["health", "kind"],
+            format!("kind `{other}` is not one of weighted, logistic"),
+        ),
+    }
     let mut names = std::collections::BTreeSet::new();
     for component in &model.components {
         let name = &component.name;
@@ -158,8 +166,16 @@ fn check_health(model: &HealthModel, problems: &mut Problems) {
         if !names.insert(name.as_str()) {
             problems.at_text(where_, format!("component `{name}` is defined twice"));
         }
-        if component.weight < 0.0 {
-            problems.at_text(where_, format!("component `{name}` has a negative weight"));
+        if model.is_logistic() {
+            check_logistic_component(component, problems);
+            continue;
+        }
+        match component.weight {
+            None => problems.at_text(where_, format!("component `{name}` has no `weight`")),
+            Some(weight) if weight < 0.0 => {
+                problems.at_text(where_, format!("component `{name}` has a negative weight"))
+            }
+            Some(_) => {}
         }
         match component.scale.as_str() {
             "linear" => match (component.bad, component.good) {
@@ -183,10 +199,27 @@ fn check_health(model: &HealthModel, problems: &mut Problems) {
                 }
             }
             "percentile" => {}
+            "" => problems.at_text(
+                where_,
+                format!("component `{name}` has no `scale` (linear, points or percentile)"),
+            ),
             other => problems.at_text(
                 where_,
                 format!("component `{name}`: scale `{other}` is not one of linear, points, percentile"),
             ),
+        }
+        let logistic_keys = [
+            ("transform", component.transform.is_some()),
+            ("mean", component.mean.is_some()),
+            ("std", component.std.is_some()),
+            ("fill", component.fill.is_some()),
+            ("coefficient", component.coefficient.is_some()),
+        ];
+        if let Some((key, _)) = logistic_keys.iter().find(|(_, given)| *given) {
+            problems.at_text(
+                where_,
+                format!("component `{name}`: `{key}` belongs to a logistic model; this one is weighted (add kind = \"logistic\" to [health])"),
+            );
         }
     }
     for rule in &model.overrides {
@@ -218,7 +251,71 @@ fn check_health(model: &HealthModel, problems: &mut Problems) {
     }
 }
 
-fn is_identifier(name: &str) -> bool {
+/// A logistic model's own keys: what `churnlake calibrate` writes.
+fn check_logistic(model: &HealthModel, problems: &mut Problems) {
+    if !model.intercept.is_some_and(f64::is_finite) {
+        problems.at(
+            &["health", "kind"],
+            "a logistic model needs `intercept` (the log-odds of churn at the mean)",
+        );
+    }
+    if !model.base_rate.is_some_and(|p| p > 0.0 && p < 1.0) {
+        problems.at(
+            &["health", "kind"],
+            "a logistic model needs `base_rate` between 0 and 1 (the churn rate scoring 50)",
+        );
+    }
+    if !(model.points_per_doubling > 0.0 && model.points_per_doubling.is_finite()) {
+        problems.at(
+            &["health", "points_per_doubling"],
+            "points_per_doubling must be above 0",
+        );
+    }
+    if !model.overrides.is_empty() {
+        problems.at(
+            &["health", "overrides"],
+            "a logistic model takes no [[health.overrides]]: its coefficients are fitted",
+        );
+    }
+}
+
+fn check_logistic_component(component: &crate::config::Component, problems: &mut Problems) {
+    let (name, where_) = (&component.name, &component.metric);
+    match component.transform.as_deref() {
+        None | Some("none") | Some("log") => {}
+        Some(other) => problems.at_text(
+            where_,
+            format!("component `{name}`: transform `{other}` is not one of none, log"),
+        ),
+    }
+    let finite = |value: Option<f64>| value.is_some_and(f64::is_finite);
+    if !finite(component.mean) || !finite(component.coefficient) {
+        problems.at_text(
+            where_,
+            format!("component `{name}` of a logistic model needs `mean` and `coefficient`"),
+        );
+    }
+    if !component.std.is_some_and(|s| s > 0.0 && s.is_finite()) {
+        problems.at_text(
+            where_,
+            format!("component `{name}` of a logistic model needs `std` above 0"),
+        );
+    }
+    if component.fill.is_some_and(|f| !f.is_finite()) {
+        problems.at_text(
+            where_,
+            format!("component `{name}`: `fill` is not a number"),
+        );
+    }
+    if !component.scale.is_empty() || component.weight.is_some() {
+        problems.at_text(
+            where_,
+            format!("component `{name}`: a logistic model's components take no `scale` or `weight` (the coefficient weighs them)"),
+        );
+    }
+}
+
+pub(super) fn is_identifier(name: &str) -> bool {
     name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name
             .chars()

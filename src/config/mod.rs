@@ -11,6 +11,7 @@ pub mod error;
 pub use error::{Error, Result};
 mod analytics;
 mod locate;
+pub mod metrics;
 pub mod model;
 mod sections;
 mod sources;
@@ -21,6 +22,7 @@ use sections::{PipelineSection, deserialize_all, suggest};
 use std::path::{Path, PathBuf};
 
 pub use locate::{line_of, line_of_text};
+pub use metrics::{Calibration, Definition, EventMeasure, Measure, Metric, Per};
 pub use model::{
     Component, HealthModel, Lifecycle, MaturityRule, Override, PlaybookRule, Retention, TouchRule,
 };
@@ -57,6 +59,9 @@ pub struct Pipeline {
     pub health: Option<HealthModel>,
     pub playbook: Vec<PlaybookRule>,
     pub retention: Retention,
+    /// `[[metrics]]` in file order (a metric reads only those before it).
+    pub metrics: Vec<Metric>,
+    pub calibration: Calibration,
     /// The pipeline file's text, for locating problems found later (SQL expressions).
     pub text: String,
 }
@@ -274,12 +279,16 @@ fn validate(
         health: analytics.health,
         playbook: analytics.playbook,
         retention: analytics.retention,
+        metrics: metrics::validate_metrics(&table, problems),
+        calibration: metrics::validate_calibration(&table, problems),
         text: text.to_string(),
     })
 }
 
-const TOP_LEVEL_KEYS: [&str; 8] = [
+const TOP_LEVEL_KEYS: [&str; 10] = [
     "pipeline",
+    "metrics",
+    "calibration",
     "sources",
     "lifecycle",
     "maturity",

@@ -59,6 +59,20 @@ pub struct TouchRule {
 pub struct HealthModel {
     pub name: String,
     pub version: u32,
+    /// weighted (hand-set scales and weights) or logistic (fitted by `churnlake calibrate`:
+    /// the score follows the churn probability, see `marts::health`).
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// logistic: the log-odds of churn when every standardised feature is 0.
+    pub intercept: Option<f64>,
+    /// logistic: the churn probability that scores 50 (the training churn rate).
+    pub base_rate: Option<f64>,
+    /// logistic: the points the score falls for each doubling of the churn odds.
+    #[serde(default = "default_points_per_doubling")]
+    pub points_per_doubling: f64,
+    /// logistic: the days after the date over which churn_probability is the chance of churn
+    /// (written by calibrate; informative).
+    pub horizon_days: Option<u32>,
     /// reweight (ignore missing components and re-weight the rest), neutral (50) or zero.
     #[serde(default = "default_missing")]
     pub missing: String,
@@ -79,6 +93,12 @@ pub struct HealthModel {
     pub overrides: Vec<Override>,
 }
 
+fn default_kind() -> String {
+    "weighted".into()
+}
+fn default_points_per_doubling() -> f64 {
+    10.0
+}
 fn default_missing() -> String {
     "reweight".into()
 }
@@ -103,7 +123,8 @@ pub struct Component {
     pub name: String,
     /// A customer_daily column or an SQL expression over it.
     pub metric: String,
-    /// linear, points or percentile.
+    /// weighted: linear, points or percentile.
+    #[serde(default)]
     pub scale: String,
     /// linear: the value scoring 0 and the value scoring 100 (bad may exceed good).
     pub bad: Option<f64>,
@@ -114,7 +135,31 @@ pub struct Component {
     /// percentile: true when a lower value is better (e.g. ticket load).
     #[serde(default)]
     pub lower_is_better: bool,
-    pub weight: f64,
+    /// weighted: the component's weight.
+    pub weight: Option<f64>,
+    /// logistic: `log` (ln(1 + x), x below 0 taken as 0) or `none`, applied before
+    /// standardising.
+    pub transform: Option<String>,
+    /// logistic: mean and standard deviation of the transformed metric in training.
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    /// logistic: the transformed value a missing metric takes (absent: the mean).
+    pub fill: Option<f64>,
+    /// logistic: the change in the log-odds of churn per standard deviation.
+    pub coefficient: Option<f64>,
+}
+
+impl Component {
+    /// The weight of a weighted model's component (0 when absent, which validation refuses).
+    pub fn weight(&self) -> f64 {
+        self.weight.unwrap_or(0.0)
+    }
+}
+
+impl HealthModel {
+    pub fn is_logistic(&self) -> bool {
+        self.kind == "logistic"
+    }
 }
 
 /// `[[health.overrides]]`: other weights for a lifecycle stage and/or a segment. The last

@@ -100,17 +100,20 @@ pub(super) fn customer_daily_sql(pipeline: &Pipeline) -> String {
             .collect();
         format!("case {} end", arms.join(" "))
     };
-    CUSTOMER_DAILY_SQL
-        .replace(
-            "${onboarding_days}",
-            &pipeline.lifecycle.onboarding_days.to_string(),
-        )
-        .replace(
-            "${renewal_window_days}",
-            &pipeline.lifecycle.renewal_window_days.to_string(),
-        )
-        .replace("${maturity_level}", &maturity)
-        .replace("${touch_model}", &touch)
+    let mut sql = CUSTOMER_DAILY_SQL.to_string();
+    for (placeholder, piece) in super::metrics::customer_daily_pieces(&pipeline.metrics) {
+        sql = sql.replace(placeholder, &piece);
+    }
+    sql.replace(
+        "${onboarding_days}",
+        &pipeline.lifecycle.onboarding_days.to_string(),
+    )
+    .replace(
+        "${renewal_window_days}",
+        &pipeline.lifecycle.renewal_window_days.to_string(),
+    )
+    .replace("${maturity_level}", &maturity)
+    .replace("${touch_model}", &touch)
 }
 
 /// Hash of everything that decides a date's customer_daily and health rows from the raw
@@ -130,7 +133,11 @@ pub fn model_fingerprint(pipeline: &Pipeline) -> String {
         add(&model.sql());
     }
     add(&customer_daily_sql(pipeline));
-    add(WINDOW_FIGURES_SQL);
+    add(&super::window_figures::window_figures_sql(
+        &pipeline.metrics,
+        0,
+        0,
+    ));
     if let Some(model) = &pipeline.health {
         add(&super::health::scored_sql(model));
         add(&super::health::health_sql(model));
@@ -197,6 +204,11 @@ pub async fn register_marts(ctx: &SessionContext, warehouse: &Warehouse) -> Resu
     for table in &WHOLE_TABLES {
         if warehouse.exists(table.name).await? {
             engine::register_location(ctx, table.name, &warehouse.url_of(table.name), None).await?;
+        }
+    }
+    for (table, _) in &super::calibration::CALIBRATION_TABLES {
+        if warehouse.exists(table).await? {
+            engine::register_location(ctx, table, &warehouse.url_of(table), None).await?;
         }
     }
     for table in &MART_TABLES {

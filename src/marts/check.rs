@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// A session holding empty staged tables, for planning marts without data.
-pub(super) async fn planning_session() -> Result<SessionContext> {
+pub(super) async fn planning_session(metrics: &[crate::config::Metric]) -> Result<SessionContext> {
     let ctx = engine::session();
     super::register_functions(&ctx);
     for kind in SourceKind::ALL {
@@ -51,7 +51,7 @@ pub(super) async fn planning_session() -> Result<SessionContext> {
         .context("prior_health")?;
     last_active::register_empty(&ctx)?;
     let sweep = ctx
-        .sql(&window_figures_sql(0, 0))
+        .sql(&window_figures_sql(metrics, 0, 0))
         .await
         .context("planning window_figures")?;
     let figures = engine::BatchStep::schema(&sweep::RunningSums::new(sweep.schema().as_arrow())?);
@@ -64,7 +64,11 @@ pub(super) async fn planning_session() -> Result<SessionContext> {
 /// Checks every SQL expression of the pipeline file against the columns it may name: each
 /// failing one as (expression text, problem), for the pipeline file's problem list.
 pub async fn expression_problems(pipeline: &Pipeline) -> Result<Vec<(String, String)>> {
-    let ctx = planning_session().await?;
+    let mut problems = metric_problems(pipeline).await?;
+    if !problems.is_empty() {
+        return Ok(problems);
+    }
+    let ctx = planning_session(&pipeline.metrics).await?;
     let mut bare = pipeline.clone();
     bare.maturity.clear();
     bare.touch.clear();
@@ -102,7 +106,7 @@ pub async fn expression_problems(pipeline: &Pipeline) -> Result<Vec<(String, Str
             ));
         }
     }
-    let mut problems = run_checks(checks).await;
+    problems.extend(run_checks(checks).await);
     let Some(model) = &pipeline.health else {
         return Ok(problems);
     };
@@ -153,6 +157,27 @@ pub async fn expression_problems(pipeline: &Pipeline) -> Result<Vec<(String, Str
         problems.extend(run_checks(checks).await);
     }
     Ok(problems)
+}
+
+/// The metrics' `where` conditions, checked against the event row they filter: the columns
+/// of `stg_events`.
+async fn metric_problems(pipeline: &Pipeline) -> Result<Vec<(String, String)>> {
+    let ctx = planning_session(&[]).await?;
+    let events = ctx
+        .table("stg_events")
+        .await
+        .context("planning stg_events")?;
+    let row: SchemaRef = Arc::new(events.schema().as_arrow().clone());
+    let mut checks = Vec::new();
+    for metric in &pipeline.metrics {
+        if let crate::config::Definition::Events(measure) = &metric.definition
+            && let Some(condition) = &measure.condition
+        {
+            let what = format!("`where` of metric `{}`", metric.name);
+            checks.push(ExpressionCheck::new(condition, &row, true, what));
+        }
+    }
+    Ok(run_checks(checks).await)
 }
 
 /// One expression to check, and what it is for the message.

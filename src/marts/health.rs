@@ -13,6 +13,9 @@ use crate::config::{Component, HealthModel};
 /// `health_scored`, which [`health_sql`] reads three ways (reasons, the scores 7 and 30 days
 /// before, the row itself); as one query, each way planned the scoring again.
 pub fn scored_sql(model: &HealthModel) -> String {
+    if model.is_logistic() {
+        return logistic_scored_sql(model);
+    }
     let components = &model.components;
     let list = |f: &dyn Fn(&Component) -> String| -> String {
         components
@@ -24,7 +27,7 @@ pub fn scored_sql(model: &HealthModel) -> String {
     let sum = |f: &dyn Fn(&Component) -> String| -> String {
         components.iter().map(f).collect::<Vec<_>>().join(" + ")
     };
-    let measured = list(&|c| format!("cast(({}) as double) as {}_raw", c.metric, c.name));
+    let head = scored_head(model);
     let normalized = list(&|c| format!("{} as {}", scale_sql(c), c.name));
     let weighted = list(&|c| format!("{} as {}_weight", weight_sql(model, c), c.name));
     let value = |c: &Component| missing_value(model, c);
@@ -38,23 +41,7 @@ pub fn scored_sql(model: &HealthModel) -> String {
     });
     let score = sum(&|c| format!("{}_contribution", c.name));
     format!(
-        "-- health_scored: every customer_daily row with its components and score.
--- Generated from [health] `{name}` v{version} of the pipeline file.
-with customer as (
-    select * from customer_daily_all
-),
-
-measured as (
-    select
-        account_id,
-        as_of_date,
-        segment,
-        lifecycle_stage,
-        {measured}
-    from customer
-),
-
-normalized as (
+        "{head}normalized as (
     select
         *,
         {normalized}
@@ -83,14 +70,13 @@ contributed as (
 scored as (
     select
         *,
-        case when total_weight > 0 then round({score}, 2) end as score
+        case when total_weight > 0 then round({score}, 2) end as score,
+        cast(null as double) as churn_probability
     from contributed
 )
 
 select * from scored
-",
-        name = model.name.replace('\'', "''"),
-        version = model.version,
+"
     )
 }
 
@@ -103,11 +89,20 @@ pub fn health_sql(model: &HealthModel) -> String {
     let reasons = components
         .iter()
         .map(|c| {
-            format!(
-                "'{n}', (100.0 - {v}) * {n}_weight / nullif(total_weight, 0), cast({n} as double)",
-                v = value(c),
-                n = c.name
-            )
+            let shortfall = if model.is_logistic() {
+                format!(
+                    "greatest(0.0, {:?} * {}_push)",
+                    points_per_log_odds(model),
+                    c.name
+                )
+            } else {
+                format!(
+                    "(100.0 - {v}) * {n}_weight / nullif(total_weight, 0)",
+                    v = value(c),
+                    n = c.name
+                )
+            };
+            format!("'{n}', {shortfall}, cast({n} as double)", n = c.name)
         })
         .collect::<Vec<_>>()
         .join(",\n            ");
@@ -173,6 +168,7 @@ final as (
             when scored.score >= {yellow} then 'yellow'
             else 'red'
         end as band,
+        scored.churn_probability,
         {outputs},
         scored.score_7d_ago,
         scored.score_30d_ago,
@@ -200,6 +196,180 @@ select * from final
         green = model.green_at,
         yellow = model.yellow_at,
         trend = model.trend_threshold,
+    )
+}
+
+/// The start of `health_scored`: its header and the raw value of every component.
+fn scored_head(model: &HealthModel) -> String {
+    let measured = model
+        .components
+        .iter()
+        .map(|c| format!("cast(({}) as double) as {}_raw", c.metric, c.name))
+        .collect::<Vec<_>>()
+        .join(",\n        ");
+    format!(
+        "-- health_scored: every customer_daily row with its components and score.
+-- Generated from [health] `{name}` v{version} (kind {kind}) of the pipeline file.
+with customer as (
+    select * from customer_daily_all
+),
+
+measured as (
+    select
+        account_id,
+        as_of_date,
+        segment,
+        lifecycle_stage,
+        {measured}
+    from customer
+),
+
+",
+        name = model.name.replace('\'', "''"),
+        version = model.version,
+        kind = model.kind,
+    )
+}
+
+/// Score points per unit of log-odds of churn: `points_per_doubling` per ln 2.
+fn points_per_log_odds(model: &HealthModel) -> f64 {
+    model.points_per_doubling / std::f64::consts::LN_2
+}
+
+/// The scoring of a `logistic` model (written by `churnlake calibrate`, contract §6).
+///
+/// Each component's raw metric is prepared as in training (`learn::transform`): a missing
+/// or non-finite value takes `fill`, `log` takes ln(1 + max(x, 0)), then z = (x − mean) / std.
+/// Its push on the log-odds of churn is coefficient × z, and the log-odds are the intercept
+/// plus the pushes: churn_probability = 1 / (1 + e^−log-odds). The score is
+/// 50 − k (log-odds − logit(base_rate)), k = points_per_doubling / ln 2, clamped to 0–100:
+/// 50 at the training churn rate, `points_per_doubling` fewer per doubling of the odds.
+///
+/// A component's weight is its share of Σ|coefficient| (×100); its normalized value is
+/// 50 − k × push, clamped (what it alone would score); its contribution is its weight share
+/// of the intercept's points plus −k × push, plus its weight share of what the clamp took
+/// off, so that the contributions add up to the score. Its shortfall in `reasons` is the
+/// points its push costs, k × push when positive.
+fn logistic_scored_sql(model: &HealthModel) -> String {
+    let components = &model.components;
+    let k = points_per_log_odds(model);
+    let base_rate = model.base_rate.unwrap_or(0.5);
+    let base_logit = (base_rate / (1.0 - base_rate)).ln();
+    let intercept = model.intercept.unwrap_or(0.0);
+    let total: f64 = components
+        .iter()
+        .map(|c| c.coefficient.unwrap_or(0.0).abs())
+        .sum();
+    let share = |c: &Component| {
+        if total > 0.0 {
+            c.coefficient.unwrap_or(0.0).abs() / total
+        } else {
+            1.0 / components.len().max(1) as f64
+        }
+    };
+    let list = |f: &dyn Fn(&Component) -> String| -> String {
+        components
+            .iter()
+            .map(f)
+            .collect::<Vec<_>>()
+            .join(",\n        ")
+    };
+    let head = scored_head(model);
+    let standardised = list(&|c| {
+        let raw = format!("{}_raw", c.name);
+        let mean = c.mean.unwrap_or(0.0);
+        let shaped = if c.transform.as_deref() == Some("log") {
+            format!("ln(1.0 + greatest({raw}, 0.0))")
+        } else {
+            raw.clone()
+        };
+        format!(
+            "(case when {raw} is null or not (abs({raw}) < 1e308) then {fill:?} else {shaped} end \
+             - {mean:?}) / {std:?} as {n}_z",
+            fill = c.fill.unwrap_or(mean),
+            std = c.std.unwrap_or(1.0),
+            n = c.name
+        )
+    });
+    let pushes = list(&|c| {
+        format!(
+            "{:?} * {n}_z as {n}_push",
+            c.coefficient.unwrap_or(0.0),
+            n = c.name
+        )
+    });
+    let log_odds = components
+        .iter()
+        .map(|c| format!("{}_push", c.name))
+        .chain([format!("{intercept:?}")])
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let normalized = list(&|c| {
+        format!(
+            "greatest(0.0, least(100.0, 50.0 - {k:?} * {n}_push)) as {n},\n        \
+             {w:?} as {n}_weight",
+            w = share(c) * 100.0,
+            n = c.name
+        )
+    });
+    let base_points = 50.0 - k * (intercept - base_logit);
+    let contributions = list(&|c| {
+        format!(
+            "{w:?} * {base_points:?} - {k:?} * {n}_push + {w:?} * (clamped - unclamped) \
+             as {n}_contribution",
+            w = share(c),
+            n = c.name
+        )
+    });
+    format!(
+        "{head}standardised as (
+    select
+        *,
+        {standardised}
+    from measured
+),
+
+pushed as (
+    select
+        *,
+        {pushes}
+    from standardised
+),
+
+odds as (
+    select
+        *,
+        {log_odds} as log_odds
+    from pushed
+),
+
+points as (
+    select
+        *,
+        50.0 - {k:?} * (log_odds - {base_logit:?}) as unclamped
+    from odds
+),
+
+bounded as (
+    select
+        *,
+        greatest(0.0, least(100.0, unclamped)) as clamped,
+        1.0 / (1.0 + exp(-log_odds)) as churn_probability,
+        100.0 as total_weight
+    from points
+),
+
+scored as (
+    select
+        *,
+        {normalized},
+        {contributions},
+        round(clamped, 2) as score
+    from bounded
+)
+
+select * from scored
+"
     )
 }
 
@@ -267,9 +437,9 @@ fn weight_sql(model: &HealthModel, c: &Component) -> String {
         arms.push(format!("when {} then {weight}", conditions.join(" and ")));
     }
     let base = if arms.is_empty() {
-        format!("{:?}", c.weight)
+        format!("{:?}", c.weight())
     } else {
-        format!("case {} else {:?} end", arms.join(" "), c.weight)
+        format!("case {} else {:?} end", arms.join(" "), c.weight())
     };
     if model.missing == "reweight" {
         format!(
@@ -278,5 +448,101 @@ fn weight_sql(model: &HealthModel, c: &Component) -> String {
         )
     } else {
         format!("cast({base} as double)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::learn::{score_of, transform::Transform};
+
+    /// A logistic model's scores from its SQL, against the same model computed in Rust the
+    /// way calibrate scores it: probability, score and contributions adding up to the score.
+    #[tokio::test]
+    async fn a_logistic_score_is_its_churn_odds_and_its_contributions_add_up() {
+        let model: HealthModel = toml::from_str(
+            r#"
+name = "fitted"
+version = 2
+kind = "logistic"
+intercept = -2.0
+base_rate = 0.1
+points_per_doubling = 10
+
+[[components]]
+name = "usage"
+metric = "events_30d"
+transform = "log"
+mean = 2.0
+std = 1.5
+coefficient = -0.8
+
+[[components]]
+name = "tickets"
+metric = "tickets_30d"
+transform = "none"
+mean = 1.0
+std = 2.0
+fill = 3.0
+coefficient = 0.5
+"#,
+        )
+        .expect("a model");
+        let ctx = crate::engine::session();
+        crate::marts::register_functions(&ctx);
+        let rows = "select * from (values \
+            ('a', date '2026-01-01', 'smb', 'adoption', 0.0, 0.0), \
+            ('b', date '2026-01-01', 'smb', 'adoption', 200.0, 1.0), \
+            ('c', date '2026-01-01', 'smb', 'adoption', cast(null as double), cast(null as double)), \
+            ('d', date '2026-01-01', 'smb', 'adoption', 0.0, 40.0)) \
+            as t(account_id, as_of_date, segment, lifecycle_stage, events_30d, tickets_30d)";
+        let customer = ctx.sql(rows).await.unwrap();
+        ctx.register_table("customer_daily_all", customer.into_view())
+            .unwrap();
+        let sql = format!(
+            "select account_id, churn_probability, score, \
+             usage_contribution + tickets_contribution from ({})",
+            scored_sql(&model)
+        );
+        let batches = crate::engine::query(&ctx, &sql).await.unwrap();
+        let rows = crate::engine::string_rows(&batches);
+        let usage = Transform {
+            log: true,
+            mean: 2.0,
+            std: 1.5,
+            fill: 2.0,
+            missing: 0,
+            skew: 0.0,
+        };
+        let tickets = Transform {
+            log: false,
+            mean: 1.0,
+            std: 2.0,
+            fill: 3.0,
+            missing: 0,
+            skew: 0.0,
+        };
+        let inputs = [
+            (Some(0.0), Some(0.0)),
+            (Some(200.0), Some(1.0)),
+            (None, None),
+            (Some(0.0), Some(40.0)),
+        ];
+        for (row, (events, open)) in rows.iter().zip(inputs) {
+            let log_odds = -2.0 - 0.8 * usage.apply(events) + 0.5 * tickets.apply(open);
+            let probability = 1.0 / (1.0 + (-log_odds).exp());
+            let score = score_of(log_odds, 0.1, 10.0);
+            let sql_probability: f64 = row[1].parse().unwrap();
+            let sql_score: f64 = row[2].parse().unwrap();
+            let contributions: f64 = row[3].parse().unwrap();
+            assert!((sql_probability - probability).abs() < 1e-12, "{row:?}");
+            assert!(
+                (sql_score - (score * 100.0).round() / 100.0).abs() < 1e-9,
+                "{row:?}"
+            );
+            assert!((contributions - score).abs() < 1e-9, "{row:?}");
+        }
+        // d's 40 tickets push it past the clamp: score 0, contributions still add up to it.
+        assert_eq!(rows[3][2], "0.0");
     }
 }

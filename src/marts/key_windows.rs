@@ -1,7 +1,8 @@
-//! `key_window_changes(day, first_day, last_day)`: the SQL aggregate behind the distinct
-//! counts of `window_figures` (active users over 7 and 30 days, features and help-site readers
-//! over 30). It owns one rule and nothing else: how a key's active days become changes to the
-//! number of keys inside a W-day window.
+//! `key_window_changes(day, first_day, last_day[, window])`: the SQL aggregate behind the
+//! distinct counts of `window_figures` (active users over 7 and 30 days, features and
+//! help-site readers over 30, and the `distinct_users` metrics over their own windows). It
+//! owns one rule and nothing else: how a key's active days become changes to the number of
+//! keys inside a W-day window.
 //!
 //! A key active on day d is in the W-day windows of the dates d to d + W − 1, so a run of its
 //! active days at most W apart counts once: +1 on the run's first day, −1 W days after its last.
@@ -9,7 +10,8 @@
 //! (at 100 million events, most of a build); this aggregate groups by key instead, keeping a
 //! bitset of the key's days from `first_day` to `last_day` (days since 1970-01-01; days outside
 //! are ignored), and emits each key's changes as a list of
-//! `{day, in_7d, in_30d}` structs in day order.
+//! `{day, in_7d, in_30d}` structs in day order — or, given a `window` (an integer literal),
+//! of `{day, change}` structs for that window alone.
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int8Array, Int32Array, ListArray, StructArray,
@@ -21,7 +23,8 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature,
+    TypeSignature, Volatility,
 };
 use datafusion::physical_expr::expressions::Literal;
 use std::sync::Arc;
@@ -35,8 +38,16 @@ const MAX_SPAN_DAYS: i64 = 100 * 366;
 /// The aggregate, for registering with a session.
 pub fn key_window_changes_udaf() -> AggregateUDF {
     AggregateUDF::from(KeyWindowChanges {
-        signature: Signature::exact(
-            vec![DataType::Int32, DataType::Int64, DataType::Int64],
+        signature: Signature::one_of(
+            vec![
+                TypeSignature::Exact(vec![DataType::Int32, DataType::Int64, DataType::Int64]),
+                TypeSignature::Exact(vec![
+                    DataType::Int32,
+                    DataType::Int64,
+                    DataType::Int64,
+                    DataType::Int64,
+                ]),
+            ],
             Volatility::Immutable,
         ),
     })
@@ -62,6 +73,21 @@ fn change_item() -> FieldRef {
     ))
 }
 
+/// The changes of one window: `{day, change}`.
+fn single_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("day", DataType::Int32, false),
+        Field::new("change", DataType::Int8, false),
+    ])
+}
+
+fn single_item() -> FieldRef {
+    Arc::new(Field::new_list_field(
+        DataType::Struct(single_fields()),
+        false,
+    ))
+}
+
 fn day_item() -> FieldRef {
     Arc::new(Field::new_list_field(DataType::Int32, false))
 }
@@ -75,8 +101,12 @@ impl AggregateUDFImpl for KeyWindowChanges {
         &self.signature
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::List(change_item()))
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(if arg_types.len() == 4 {
+            DataType::List(single_item())
+        } else {
+            DataType::List(change_item())
+        })
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -110,6 +140,8 @@ impl AggregateUDFImpl for KeyWindowChanges {
 struct KeyDays {
     first_day: i32,
     last_day: i32,
+    /// The one window of the four-argument form; `None`: 7 and 30 days.
+    window: Option<i32>,
     words_per_group: usize,
     bits: Vec<u64>,
 }
@@ -118,6 +150,18 @@ impl KeyDays {
     fn new(args: &AccumulatorArgs) -> Result<Self> {
         let first_day = literal_day(args, 1, "first_day")?;
         let last_day = literal_day(args, 2, "last_day")?;
+        let window = match args.exprs.len() {
+            4 => {
+                let window = literal_day(args, 3, "window")?;
+                if !(1..=MAX_SPAN_DAYS as i32).contains(&window) {
+                    return Err(DataFusionError::Plan(format!(
+                        "key_window_changes: window {window} must be at least 1 day"
+                    )));
+                }
+                Some(window)
+            }
+            _ => None,
+        };
         let span = i64::from(last_day) - i64::from(first_day) + 1;
         if span > MAX_SPAN_DAYS {
             return Err(DataFusionError::Plan(format!(
@@ -128,6 +172,7 @@ impl KeyDays {
         Ok(KeyDays {
             first_day,
             last_day,
+            window,
             words_per_group: (span.max(0) as usize).div_ceil(64),
             bits: Vec::new(),
         })
@@ -191,6 +236,9 @@ impl KeyDays {
 
     /// Each group's window changes.
     fn changes_array(&self, groups: std::ops::Range<usize>) -> ListArray {
+        if let Some(window) = self.window {
+            return self.single_changes_array(groups, window);
+        }
         let mut days = Vec::new();
         let mut entries: Vec<Change> = Vec::new();
         let (mut day, mut in_7d, mut in_30d) = (Vec::new(), Vec::new(), Vec::new());
@@ -214,6 +262,31 @@ impl KeyDays {
             change_item(),
             OffsetBuffer::new(offsets.into()),
             Arc::new(StructArray::new(change_fields(), columns, None)),
+            None,
+        )
+    }
+
+    /// Each group's changes for one window.
+    fn single_changes_array(&self, groups: std::ops::Range<usize>, window: i32) -> ListArray {
+        let mut days = Vec::new();
+        let (mut day, mut change) = (Vec::new(), Vec::new());
+        let mut offsets = vec![0i32];
+        for group in groups {
+            self.days_of(group, &mut days);
+            runs(&days, window, |d, delta| {
+                day.push(d);
+                change.push(delta);
+            });
+            offsets.push(day.len() as i32);
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int32Array::from(day)),
+            Arc::new(Int8Array::from(change)),
+        ];
+        ListArray::new(
+            single_item(),
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(StructArray::new(single_fields(), columns, None)),
             None,
         )
     }
@@ -256,34 +329,37 @@ impl KeyDays {
 /// final aggregate materializes all of it at once, in its share of the memory pool.
 type Change = (i32, i8, i8);
 
+/// The changes of a key with active `days` (ascending) to the count of one `window`, in day
+/// order: +1 on the first day of each run of days at most `window` apart, −1 `window` days
+/// after its last (always before the next run starts).
+fn runs(days: &[i32], window: i32, mut change: impl FnMut(i32, i8)) {
+    let mut previous: Option<i32> = None;
+    for &day in days {
+        match previous {
+            Some(last) if day - last <= window => {}
+            _ => {
+                if let Some(last) = previous {
+                    change(last + window, -1);
+                }
+                change(day, 1);
+            }
+        }
+        previous = Some(day);
+    }
+    if let Some(last) = previous {
+        change(last + window, -1);
+    }
+}
+
 /// The changes of a key with active `days` (ascending), per window, merged by day into
 /// `entries`.
 fn window_changes(days: &[i32], entries: &mut Vec<Change>) {
     entries.clear();
     for window in WINDOWS {
-        let change = |delta: i8| match window {
-            7 => (delta, 0),
-            _ => (0, delta),
-        };
-        let mut previous: Option<i32> = None;
-        for &day in days {
-            match previous {
-                Some(last) if day - last <= window => {}
-                _ => {
-                    if let Some(last) = previous {
-                        let (a, b) = change(-1);
-                        entries.push((last + window, a, b));
-                    }
-                    let (a, b) = change(1);
-                    entries.push((day, a, b));
-                }
-            }
-            previous = Some(day);
-        }
-        if let Some(last) = previous {
-            let (a, b) = change(-1);
-            entries.push((last + window, a, b));
-        }
+        runs(days, window, |day, delta| match window {
+            7 => entries.push((day, delta, 0)),
+            _ => entries.push((day, 0, delta)),
+        });
     }
     entries.sort_unstable_by_key(|entry| entry.0);
     entries.dedup_by(|later, earlier| {
@@ -454,6 +530,31 @@ mod tests {
         assert_eq!(
             changes(&[0, 8]),
             vec![(0, 1, 1), (7, -1, 0), (8, 1, 0), (15, -1, 0), (38, 0, -1)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_window_argument_gives_that_windows_changes_alone() {
+        let ctx = crate::engine::session();
+        crate::marts::register_functions(&ctx);
+        let rows = crate::engine::string_rows(
+            &crate::engine::query(
+                &ctx,
+                "select key_window_changes(cast(day as int), 0, 100, 14) \
+                 filter (where keep) as changes \
+                 from (values (10, true), (24, true), (39, true), (30, false)) as t(day, keep)",
+            )
+            .await
+            .unwrap(),
+        );
+        // 10 and 24 are 14 apart: one run, out of the windows after 24 + 13; 39 starts anew
+        // (the filtered-out 30 would have joined them).
+        assert_eq!(
+            rows,
+            vec![vec![
+                "[{day: 10, change: 1}, {day: 38, change: -1}, {day: 39, change: 1}, \
+                 {day: 53, change: -1}]"
+            ]]
         );
     }
 

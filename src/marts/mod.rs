@@ -10,6 +10,7 @@
 pub mod error;
 pub use error::{Error, Result};
 mod build;
+pub mod calibration;
 mod catalog;
 mod check;
 pub mod expressions;
@@ -17,7 +18,9 @@ mod health;
 pub mod history;
 pub mod key_windows;
 pub mod last_active;
+mod metrics;
 mod playbook;
+mod properties;
 pub mod reasons;
 mod retention;
 #[doc(hidden)]
@@ -40,4 +43,7 @@ pub fn register_functions(ctx: &SessionContext) {
     crate::staging::register_functions(ctx);
     ctx.register_udaf(key_windows::key_window_changes_udaf());
     ctx.register_udf(reasons::health_reasons_udf());
+    for udf in properties::property_udfs() {
+        ctx.register_udf(udf);
+    }
 }

@@ -33,7 +33,7 @@ pub const SPEC_SWEEP: (&str, &str) = ("2026-01-01", "2026-06-30");
 
 /// The spec session for `pipeline` (see the module documentation).
 pub async fn spec_session(pipeline: &Pipeline) -> Result<SessionContext> {
-    let planning = planning_session().await?;
+    let planning = planning_session(&pipeline.metrics).await?;
     let ctx = engine::session();
     super::register_functions(&ctx);
     let mut inputs: Vec<(String, SchemaRef)> = Vec::new();
@@ -75,7 +75,7 @@ pub async fn spec_session(pipeline: &Pipeline) -> Result<SessionContext> {
         ("customer_daily".to_string(), customer_daily_sql(pipeline)),
         (
             "window_figure_changes".to_string(),
-            window_figures_sql(day(SPEC_SWEEP.0), day(SPEC_SWEEP.1)),
+            window_figures_sql(&pipeline.metrics, day(SPEC_SWEEP.0), day(SPEC_SWEEP.1)),
         ),
         (
             "boundary_snapshots".to_string(),

@@ -4,10 +4,12 @@
 //! The SQL turns every fact into changes per account and date, and returns them with one row
 //! per date, each account's rows in day order with a date after the changes it takes in:
 //! `account_id`, `as_of_date` (null on a change row), `day`, `is_date`, the change columns
-//! (bigint) and `active_day` (an active day on a change row). This step keeps each account's
-//! running sum of every change column and its latest active day, and gives one row per date:
-//! `account_id`, `as_of_date`, the sums under the change columns' names, and
-//! `days_since_last_seen` (the date's day minus the latest active day; null before any).
+//! (bigint), `active_day` (an active day on a change row) and any `<name>__last` columns (a
+//! day of the `days_since` metric `<name>`). This step keeps each account's running sum of
+//! every change column and its latest day of each day column, and gives one row per date:
+//! `account_id`, `as_of_date`, the sums under the change columns' names, then for each day
+//! column the date's day minus its latest day (null before any): `days_since_last_seen` for
+//! `active_day`, `<name>__since` for `<name>__last`.
 //!
 //! SQL's `sum(…) over (partition by account_id order by day rows unbounded preceding)` did
 //! the same with one value per row, column and window function: at 50,000 accounts it was most
@@ -24,8 +26,17 @@ use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use std::sync::Arc;
 
-/// Columns of the sweep's rows that are not changes.
-const KEYS: [&str; 5] = ["account_id", "as_of_date", "day", "is_date", "active_day"];
+/// Columns of the sweep's rows that are neither changes nor days.
+const KEYS: [&str; 4] = ["account_id", "as_of_date", "day", "is_date"];
+
+/// The output column of a day column, or `None` for a change column.
+fn since_column(name: &str) -> Option<String> {
+    if name == "active_day" {
+        return Some("days_since_last_seen".to_string());
+    }
+    name.strip_suffix("__last")
+        .map(|metric| format!("{metric}__since"))
+}
 
 pub struct RunningSums {
     output: SchemaRef,
@@ -33,12 +44,14 @@ pub struct RunningSums {
     as_of_date: usize,
     day: usize,
     is_date: usize,
-    active_day: usize,
+    /// Day columns, whose latest value is kept.
+    day_columns: Vec<usize>,
     changes: Vec<usize>,
-    /// The account whose rows are being summed, its sums and its latest active day.
+    /// The account whose rows are being summed, its sums and its latest day of each day
+    /// column.
     current: Option<String>,
     sums: Vec<i64>,
-    last_active: Option<i64>,
+    latest: Vec<Option<i64>>,
 }
 
 impl RunningSums {
@@ -51,8 +64,12 @@ impl RunningSums {
                 ))
             })
         };
+        let name = |i: &usize| input.field(*i).name().as_str();
+        let day_columns: Vec<usize> = (0..input.fields().len())
+            .filter(|i| since_column(name(i)).is_some())
+            .collect();
         let changes: Vec<usize> = (0..input.fields().len())
-            .filter(|i| !KEYS.contains(&input.field(*i).name().as_str()))
+            .filter(|i| !KEYS.contains(&name(i)) && since_column(name(i)).is_none())
             .collect();
         let mut fields = vec![
             input.field(index("account_id")?).clone(),
@@ -63,18 +80,24 @@ impl RunningSums {
                 .iter()
                 .map(|i| Field::new(input.field(*i).name(), DataType::Int64, true)),
         );
-        fields.push(Field::new("days_since_last_seen", DataType::Int32, true));
+        if !day_columns.iter().any(|i| name(i) == "active_day") {
+            index("active_day")?;
+        }
+        fields.extend(day_columns.iter().map(|i| {
+            let output = since_column(name(i)).expect("a day column");
+            Field::new(output, DataType::Int32, true)
+        }));
         Ok(RunningSums {
             output: Arc::new(Schema::new(fields)),
             account: index("account_id")?,
             as_of_date: index("as_of_date")?,
             day: index("day")?,
             is_date: index("is_date")?,
-            active_day: index("active_day")?,
             sums: vec![0; changes.len()],
+            latest: vec![None; day_columns.len()],
+            day_columns,
             changes,
             current: None,
-            last_active: None,
         })
     }
 }
@@ -96,7 +119,11 @@ impl BatchStep for RunningSums {
         let accounts = accounts.as_string::<i32>();
         let days = integers(batch, self.day)?;
         let is_date = integers(batch, self.is_date)?;
-        let active = integers(batch, self.active_day)?;
+        let day_values = self
+            .day_columns
+            .iter()
+            .map(|c| integers(batch, *c))
+            .collect::<crate::engine::Result<Vec<_>>>()?;
         let changes = self
             .changes
             .iter()
@@ -105,13 +132,13 @@ impl BatchStep for RunningSums {
 
         let mut dates = Vec::new();
         let mut sums: Vec<Int64Builder> = changes.iter().map(|_| Int64Builder::new()).collect();
-        let mut since = Int32Builder::new();
+        let mut since: Vec<Int32Builder> = day_values.iter().map(|_| Int32Builder::new()).collect();
         for row in 0..batch.num_rows() {
             let account = accounts.value(row);
             if self.current.as_deref() != Some(account) {
                 self.current = Some(account.to_string());
                 self.sums.iter_mut().for_each(|s| *s = 0);
-                self.last_active = None;
+                self.latest.iter_mut().for_each(|d| *d = None);
             }
             if is_date.value(row) == 0 {
                 for (sum, change) in self.sums.iter_mut().zip(&changes) {
@@ -119,8 +146,10 @@ impl BatchStep for RunningSums {
                         *sum += change.value(row);
                     }
                 }
-                if active.is_valid(row) {
-                    self.last_active = self.last_active.max(Some(active.value(row)));
+                for (latest, values) in self.latest.iter_mut().zip(&day_values) {
+                    if values.is_valid(row) {
+                        *latest = (*latest).max(Some(values.value(row)));
+                    }
                 }
                 continue;
             }
@@ -129,7 +158,9 @@ impl BatchStep for RunningSums {
                 builder.append_value(*sum);
             }
             let day = days.value(row);
-            since.append_option(self.last_active.map(|last| (day - last) as i32));
+            for (builder, latest) in since.iter_mut().zip(&self.latest) {
+                builder.append_option(latest.map(|last| (day - last) as i32));
+            }
         }
 
         let dates = UInt32Array::from(dates);
@@ -138,7 +169,7 @@ impl BatchStep for RunningSums {
             take(batch.column(self.as_of_date), &dates, None).context("window_figures sweep")?,
         ];
         columns.extend(sums.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        columns.push(Arc::new(since.finish()));
+        columns.extend(since.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         RecordBatch::try_new(self.output.clone(), columns).context("window_figures sweep")
     }
 }

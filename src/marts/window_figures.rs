@@ -7,7 +7,7 @@ use super::catalog::{WINDOW_FIGURES_SQL, as_of_table};
 use super::{last_active, sweep};
 use crate::base::days::{days_to_date, month_start_of, sql_date_list};
 use crate::base::error::FromFile;
-use crate::config::Pipeline;
+use crate::config::{Metric, Pipeline};
 use crate::engine::EngineContext;
 use crate::engine::{self, warehouse::Warehouse};
 use crate::marts::{Error, Result};
@@ -47,17 +47,26 @@ pub async fn compute_window_figures(
     write_window_figures(pipeline, warehouse, scratch, &spill, work, dates, per_sweep).await
 }
 
-/// The SQL of `window_figures` for dates from `first` through `last`: it sweeps the events
-/// and page views of the days whose 30-day windows reach them (none after `last`), and the
-/// latest active day before.
-pub(super) fn window_figures_sql(first: i32, last: i32) -> String {
-    WINDOW_FIGURES_SQL
-        .replace("${month_start}", &month_start_of(first - 29).to_string())
-        .replace("${from_date}", &days_to_date(first - 29).to_string())
+/// The SQL of `window_figures` for dates from `first` through `last`, with the columns of
+/// the `[[metrics]]`: it sweeps the events and page views of the days whose windows reach
+/// them (none after `last`), and the latest active day before.
+pub(super) fn window_figures_sql(metrics: &[Metric], first: i32, last: i32) -> String {
+    let from = sweep_start(metrics, first);
+    let mut sql = WINDOW_FIGURES_SQL.to_string();
+    for (placeholder, piece) in super::metrics::window_figures_pieces(metrics) {
+        sql = sql.replace(placeholder, &piece);
+    }
+    sql.replace("${month_start}", &month_start_of(from).to_string())
+        .replace("${from_date}", &days_to_date(from).to_string())
         .replace("${last_date}", &days_to_date(last).to_string())
-        .replace("${from_day}", &(first - 29).to_string())
+        .replace("${from_day}", &from.to_string())
         .replace("${first_day}", &first.to_string())
         .replace("${last_day}", &last.to_string())
+}
+
+/// The first day a sweep of dates from `first` reads: the first day of its windows.
+fn sweep_start(metrics: &[Metric], first: i32) -> i32 {
+    first - (super::metrics::lookback_days(metrics) - 1)
 }
 
 /// The run's scratch directory, of which a build step's work directories (`pass-N`,
@@ -92,9 +101,10 @@ pub(super) async fn write_window_figures(
             .context("as_of_dates")?;
         let first = *part.first().expect("chunks are not empty");
         let last = *part.last().expect("chunks are not empty");
-        last_active::register(&ctx, warehouse, month_start_of(first - 29), scratch).await?;
+        let from = sweep_start(&pipeline.metrics, first);
+        last_active::register(&ctx, warehouse, month_start_of(from), scratch).await?;
         let df = ctx
-            .sql(&window_figures_sql(first, last))
+            .sql(&window_figures_sql(&pipeline.metrics, first, last))
             .await
             .context("model window_figures (sql/marts/window_figures.sql)")?;
         let mut running_sums = sweep::RunningSums::new(df.schema().as_arrow())?;

@@ -10,6 +10,7 @@
 pub mod error;
 pub use error::{Error, Result};
 pub mod build;
+pub mod calibrate;
 pub mod catalog;
 pub mod dates;
 pub mod ingest;
@@ -17,6 +18,7 @@ pub mod operation;
 pub mod results;
 
 pub use build::{all_tables, build_step, run_build};
+pub use calibrate::{CalibrateOutcome, run_calibrate};
 pub use dates::{Every, schedule};
 pub use ingest::{IngestOutcome, ingest_step, logged_sources, run_ingest};
 

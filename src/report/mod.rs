@@ -3,6 +3,9 @@
 //! Reports format figures the run computed and read the tables it published (bands, the
 //! accounts at risk, the actions that fired); they never change a table.
 
+mod calibration;
+pub use calibration::print_calibration;
+
 use crate::config::Pipeline;
 use crate::engine;
 use crate::marts::BuildOutcome;
