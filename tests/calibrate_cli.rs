@@ -140,6 +140,9 @@ fn calibrate_fits_on_earlier_dates_tests_on_later_ones_and_writes_a_model_that_s
     let parsed: toml::Table = fragment.parse().expect("the fragment is TOML");
     assert_eq!(parsed["health"]["version"].as_integer(), Some(2));
     assert_eq!(parsed["health"]["kind"].as_str(), Some("logistic"));
+    // Green at most at the training churn rate, yellow up to twice its odds.
+    assert_eq!(parsed["health"]["green_at"].as_float(), Some(50.0));
+    assert_eq!(parsed["health"]["yellow_at"].as_float(), Some(40.0));
     let current = std::fs::read_to_string(dir.path().join("pipeline.toml")).unwrap();
     let start = current.find("[health]\n").unwrap();
     let end = current.find("[[playbook]]").unwrap();

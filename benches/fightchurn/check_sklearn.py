@@ -60,8 +60,14 @@ def main() -> int:
         print(f"{f'v{row[2]} {name}':<22} {split:<6} {row[3]:>7} {row[4]:>8} {auc:>6} {lift:>6} {surprise:>9}")
     print(f"test AUC: churnlake {churnlake_auc:.4f}, scikit-learn {sklearn_auc:.4f}, "
           f"difference {abs(churnlake_auc - sklearn_auc):.4f} (tolerance {args.tolerance})")
-    print(f"scikit-learn intercept {model.intercept_[0]:.4f}, coefficients "
-          + ", ".join(f"{name[:-2]} {c:.4f}" for name, c in zip(features, model.coef_[0])))
+    ours = dict(db.sql(
+        f"select feature, coefficient from read_parquet('{args.warehouse}/model_features/*.parquet') "
+        f"where model = 'calibrated'"
+    ).fetchall())
+    gaps = [abs(ours[name[:-2]] - c) for name, c in zip(features, model.coef_[0])]
+    print(f"coefficients: largest difference from scikit-learn's {max(gaps):.2e}")
+    for name, c in zip(features, model.coef_[0]):
+        print(f"  {name[:-2]:<28} churnlake {ours[name[:-2]]:>9.4f}  scikit-learn {c:>9.4f}")
     return 0 if abs(churnlake_auc - sklearn_auc) <= args.tolerance else 1
 
 

@@ -12,9 +12,10 @@
 //! 5. evaluate the current model and the new one on train and test ([`evaluate`]).
 //!
 //! The new model's score is 50 at the training churn rate and falls
-//! `points_per_doubling` points per doubling of the churn odds ([`score_of`]); its bands are
-//! placed so that as many training observations are green, and as many yellow, as under the
-//! current model, so that surprise churn is compared at the same number of alerts.
+//! `points_per_doubling` points per doubling of the churn odds ([`score_of`]); green is a
+//! churn risk at most the training rate (score ≥ 50), yellow up to twice its odds, red
+//! beyond. Each model's share of green observations is reported beside its surprise-churn
+//! rate: fewer greens make fewer surprises.
 
 pub mod evaluate;
 pub mod logistic;
@@ -143,6 +144,9 @@ pub struct Evaluation {
     pub brier: Option<f64>,
     pub lift_top_decile: Option<f64>,
     pub surprise_churn_rate: Option<f64>,
+    /// The share of observations green on their observation date: how many accounts the
+    /// model calls healthy, against which surprise churn is judged.
+    pub green_share: Option<f64>,
 }
 
 /// One row of `model_features`.
@@ -265,37 +269,22 @@ pub fn calibrate(
     let train_x = prepared(obs, &transforms, &train);
     let fit = logistic::fit(&train_x, &train_labels, penalty)?;
     let base_rate = churners as f64 / train.len() as f64;
-    let mut model = Model {
+    let model = Model {
         transforms,
         fit,
         penalty,
         base_rate,
         points_per_doubling: settings.points_per_doubling,
-        green_at: settings.green_at,
-        yellow_at: settings.yellow_at,
+        // Green: at most the training churn odds; yellow: up to twice them.
+        green_at: 50.0,
+        yellow_at: 50.0 - settings.points_per_doubling,
     };
 
-    // Bands at the current model's shares of green and yellow on the training rows.
     let current_scores: Vec<f64> = obs
         .current_score
         .iter()
         .map(|s| s.unwrap_or(50.0))
         .collect();
-    let share_at_least = |threshold: f64| {
-        train
-            .iter()
-            .filter(|r| current_scores[**r] >= threshold)
-            .count() as f64
-            / train.len() as f64
-    };
-    let mut new_scores: Vec<f64> = train
-        .iter()
-        .map(|r| model.score(&raw_row(&obs.features, *r)))
-        .collect();
-    new_scores.sort_by(f64::total_cmp);
-    model.green_at = score_at_share(&new_scores, share_at_least(settings.green_at));
-    model.yellow_at =
-        score_at_share(&new_scores, share_at_least(settings.yellow_at)).min(model.green_at);
 
     // The current model's score as a probability (Platt scaling on the training rows), for
     // its log loss and Brier score.
@@ -321,6 +310,10 @@ pub fn calibrate(
                 churners.iter().filter(|r| green(**r)).count() as f64 / churners.len() as f64
             })
         };
+        let share = |green: &dyn Fn(usize) -> bool| -> Option<f64> {
+            (!rows.is_empty())
+                .then(|| rows.iter().filter(|r| green(**r)).count() as f64 / rows.len() as f64)
+        };
         evaluations.push(Evaluation {
             model: "current",
             split,
@@ -332,6 +325,9 @@ pub fn calibrate(
             lift_top_decile: evaluate::lift_top_decile(&current_risk, &y),
             surprise_churn_rate: surprise(&|r| {
                 obs.has_lead[r] && obs.lead_band[r].as_deref() == Some("green")
+            }),
+            green_share: share(&|r| {
+                band_of(current_scores[r], settings.green_at, settings.yellow_at) == "green"
             }),
         });
         let p: Vec<f64> = rows
@@ -351,6 +347,7 @@ pub fn calibrate(
                 obs.has_lead[r]
                     && model.band(model.score(&raw_row(&obs.lead_features, r))) == "green"
             }),
+            green_share: share(&|r| model.band(model.score(&raw_row(&obs.features, r))) == "green"),
         });
     }
 
@@ -403,17 +400,6 @@ fn split_validation(train: &[i32], share: f64) -> (Vec<i32>, Vec<i32>) {
     let validation = ((train.len() as f64 * share).ceil() as usize).clamp(1, train.len() - 1);
     let (inner, later) = train.split_at(train.len() - validation);
     (inner.to_vec(), later.to_vec())
-}
-
-/// The lowest score at or above which `share` of the sorted `scores` lie (rounded down to
-/// 0.1): 100.1 (none green) when the share is 0.
-fn score_at_share(sorted: &[f64], share: f64) -> f64 {
-    let above = (share * sorted.len() as f64).round() as usize;
-    if above == 0 {
-        return 100.1;
-    }
-    let threshold = sorted[sorted.len() - above.min(sorted.len())];
-    (threshold * 10.0).floor() / 10.0
 }
 
 #[cfg(test)]

@@ -512,6 +512,7 @@ fn evaluation_batch(calibrated: &Calibrated, names: &ModelNames) -> Result<Recor
             ("brier", DataType::Float64),
             ("lift_top_decile", DataType::Float64),
             ("surprise_churn_rate", DataType::Float64),
+            ("green_share", DataType::Float64),
             ("penalty", DataType::Float64),
         ],
         vec![
@@ -534,6 +535,7 @@ fn evaluation_batch(calibrated: &Calibrated, names: &ModelNames) -> Result<Recor
             float(rows.iter().map(|e| e.brier)),
             float(rows.iter().map(|e| e.lift_top_decile)),
             float(rows.iter().map(|e| e.surprise_churn_rate)),
+            float(rows.iter().map(|e| e.green_share)),
             float(
                 rows.iter()
                     .map(|e| (e.model == "calibrated").then_some(calibrated.model.penalty)),

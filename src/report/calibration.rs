@@ -61,8 +61,17 @@ pub fn print_calibration(outcome: &CalibrateOutcome, model_file: Option<&Path>) 
 
     println!("\nmodels (model_evaluation)");
     println!(
-        "{:<14} {:<6} {:>7} {:>8} {:>6} {:>8} {:>7} {:>6} {:>9}",
-        "model", "split", "obs", "churners", "AUC", "log loss", "Brier", "lift", "surprise"
+        "{:<14} {:<6} {:>7} {:>8} {:>6} {:>8} {:>7} {:>6} {:>9} {:>6}",
+        "model",
+        "split",
+        "obs",
+        "churners",
+        "AUC",
+        "log loss",
+        "Brier",
+        "lift",
+        "surprise",
+        "green"
     );
     for e in &calibrated.evaluations {
         let version = if e.model == "current" {
@@ -70,8 +79,10 @@ pub fn print_calibration(outcome: &CalibrateOutcome, model_file: Option<&Path>) 
         } else {
             outcome.names.new_version
         };
+        let percent =
+            |rate: Option<f64>| rate.map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0));
         println!(
-            "{:<14} {:<6} {:>7} {:>8} {:>6} {:>8} {:>7} {:>6} {:>9}",
+            "{:<14} {:<6} {:>7} {:>8} {:>6} {:>8} {:>7} {:>6} {:>9} {:>6}",
             format!("v{version} {}", e.model),
             e.split,
             e.observations,
@@ -80,8 +91,8 @@ pub fn print_calibration(outcome: &CalibrateOutcome, model_file: Option<&Path>) 
             figure(e.log_loss, 4),
             figure(e.brier, 4),
             figure(e.lift_top_decile, 2),
-            e.surprise_churn_rate
-                .map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0)),
+            percent(e.surprise_churn_rate),
+            percent(e.green_share),
         );
     }
     match model_file {
