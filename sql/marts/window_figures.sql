@@ -14,8 +14,7 @@
 -- features, readers) are grouped per key, never sorted by key and day. The changes are first
 -- added up per account and per date they first reach (the dates run from day ${first_day}
 -- to day ${last_day}), so the running sums go over dates, not days. Only the days from
--- ${from_date} (29 days before the first date, more for a metric of a longer window) through
--- ${last_date} reach the dates'
+-- ${from_date} (29 days before the first date) through ${last_date} reach the dates'
 -- windows, so events and views outside them are not swept: of those before, only each
 -- account's latest active day counts (days_since_last_seen), kept per month. The cost
 -- follows the days swept and the account-dates summed, so a backfill sweeps its dates in

@@ -149,8 +149,8 @@ fn swept_columns(metrics: &[Metric]) -> Vec<Swept> {
     swept
 }
 
-/// The days before a sweep's first date whose events reach its dates: 30 for the built-in
-/// figures, more for a metric of a longer window.
+/// The days before a sweep's first date whose events reach its metrics: the longest window
+/// (at least the built-in 30 days).
 pub(super) fn lookback_days(metrics: &[Metric]) -> i32 {
     swept_columns(metrics)
         .iter()
@@ -224,7 +224,7 @@ metric_events as (
     select account_id, cast(event_date as int) as day, user_id{filters}{values}
     from stg_events
     where account_id is not null
-        and event_date between date '${{from_date}}' and date '${{last_date}}'
+        and event_date between date '${{metric_from_date}}' and date '${{last_date}}'
 ),
 
 "
@@ -278,11 +278,6 @@ metric_days as (
 "
         ));
         let is_daily = |i: usize| daily.iter().any(|(d, _)| *d == i);
-        branches.push(format!(
-            "    select account_id, cast(day as bigint) as day{}
-    from metric_days",
-            row(&|i, _| is_daily(i).then(|| format!("a_{i}")))
-        ));
         let mut windows: Vec<u32> = daily
             .iter()
             .filter(|(_, s)| !s.is_day())
@@ -290,22 +285,39 @@ metric_days as (
             .collect();
         windows.sort_unstable();
         windows.dedup();
-        for window in windows {
-            branches.push(format!(
-                "    select account_id, cast(day + {window} as bigint){}
-    from metric_days",
-                row(&|i, s| {
-                    (is_daily(i) && !s.is_day() && s.window == window).then(|| format!("-a_{i}"))
+        // One pass over metric_days: each row on its day (days = 0) and on the day it
+        // leaves each window (days = W); a CTE read twice is computed twice.
+        let offsets: Vec<String> = std::iter::once(0)
+            .chain(windows.iter().copied())
+            .map(|d| d.to_string())
+            .collect();
+        branches.push(format!(
+            "    select account_id, cast(day + days as bigint) as day{}
+    from (
+        select *, unnest(make_array({})) as days
+        from metric_days
+    )",
+            row(&|i, s| {
+                is_daily(i).then(|| {
+                    if s.is_day() {
+                        format!("case when days = 0 then a_{i} end")
+                    } else {
+                        format!(
+                            "case when days = 0 then a_{i} when days = {} then -a_{i} else 0 end",
+                            s.window
+                        )
+                    }
                 })
-            ));
-        }
+            }),
+            offsets.join(", ")
+        ));
     }
     if !users.is_empty() {
         let aggregates: String = users
             .iter()
             .map(|(i, s)| {
                 format!(
-                    ",\n        key_window_changes(day, ${{from_day}}, ${{last_day}}, {}) \
+                    ",\n        key_window_changes(day, ${{metric_from_day}}, ${{last_day}}, {}) \
                      filter (where f_{i}) as c_{i}",
                     s.window
                 )

@@ -48,25 +48,27 @@ pub async fn compute_window_figures(
 }
 
 /// The SQL of `window_figures` for dates from `first` through `last`, with the columns of
-/// the `[[metrics]]`: it sweeps the events and page views of the days whose windows reach
-/// them (none after `last`), and the latest active day before.
+/// the `[[metrics]]`: it sweeps the events and page views of the days whose 30-day windows
+/// reach them (none after `last`), the latest active day before, and the events of the days
+/// the metrics' windows reach (more, for a metric of a longer window).
 pub(super) fn window_figures_sql(metrics: &[Metric], first: i32, last: i32) -> String {
-    let from = sweep_start(metrics, first);
+    let from = first - 29;
+    let metric_from = first - (super::metrics::lookback_days(metrics) - 1);
     let mut sql = WINDOW_FIGURES_SQL.to_string();
     for (placeholder, piece) in super::metrics::window_figures_pieces(metrics) {
         sql = sql.replace(placeholder, &piece);
     }
-    sql.replace("${month_start}", &month_start_of(from).to_string())
-        .replace("${from_date}", &days_to_date(from).to_string())
-        .replace("${last_date}", &days_to_date(last).to_string())
-        .replace("${from_day}", &from.to_string())
-        .replace("${first_day}", &first.to_string())
-        .replace("${last_day}", &last.to_string())
-}
-
-/// The first day a sweep of dates from `first` reads: the first day of its windows.
-fn sweep_start(metrics: &[Metric], first: i32) -> i32 {
-    first - (super::metrics::lookback_days(metrics) - 1)
+    sql.replace(
+        "${metric_from_date}",
+        &days_to_date(metric_from).to_string(),
+    )
+    .replace("${metric_from_day}", &metric_from.to_string())
+    .replace("${month_start}", &month_start_of(from).to_string())
+    .replace("${from_date}", &days_to_date(from).to_string())
+    .replace("${last_date}", &days_to_date(last).to_string())
+    .replace("${from_day}", &from.to_string())
+    .replace("${first_day}", &first.to_string())
+    .replace("${last_day}", &last.to_string())
 }
 
 /// The run's scratch directory, of which a build step's work directories (`pass-N`,
@@ -101,8 +103,7 @@ pub(super) async fn write_window_figures(
             .context("as_of_dates")?;
         let first = *part.first().expect("chunks are not empty");
         let last = *part.last().expect("chunks are not empty");
-        let from = sweep_start(&pipeline.metrics, first);
-        last_active::register(&ctx, warehouse, month_start_of(from), scratch).await?;
+        last_active::register(&ctx, warehouse, month_start_of(first - 29), scratch).await?;
         let df = ctx
             .sql(&window_figures_sql(&pipeline.metrics, first, last))
             .await
