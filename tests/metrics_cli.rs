@@ -244,3 +244,23 @@ fn a_metric_condition_naming_an_unknown_column_is_reported_with_its_line() {
         "{text}"
     );
 }
+
+#[test]
+fn a_calibration_feature_that_is_no_column_is_reported_by_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = format!(
+        "{PIPELINE}\n[calibration]\nfeatures = [\"posting\", \"m_posts\", \"posts_per_day\"]\n"
+    );
+    write(dir.path(), "pipeline.toml", &pipeline);
+    write(dir.path(), "data/handoffs.csv", HANDOFFS);
+    write(dir.path(), "data/events.ndjson", "");
+    let out = churnlake(dir.path(), &["--pipeline", "pipeline.toml", "validate"]);
+    assert_eq!(exit_code(&out), 2, "{}", stdout(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains("[calibration] feature `posts_per_day`")
+            && text.contains("unknown column(s) `posts_per_day`")
+            && !text.contains("feature `m_posts`"),
+        "{text}"
+    );
+}

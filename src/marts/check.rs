@@ -95,6 +95,24 @@ pub async fn expression_problems(pipeline: &Pipeline) -> Result<Vec<(String, Str
             format!("touch model {}", rule.model),
         ));
     }
+    if let Some(model) = &pipeline.health
+        && !pipeline.calibration.features.is_empty()
+    {
+        // Components are checked below; a metric or column feature is checked here.
+        let features = super::calibration::features(pipeline)?;
+        for feature in features
+            .iter()
+            .filter(|f| !model.components.iter().any(|c| c.name == f.name))
+        {
+            let what = format!("[calibration] feature `{}`", feature.name);
+            checks.push(ExpressionCheck::new(
+                &feature.sql,
+                &customer_schema,
+                false,
+                what,
+            ));
+        }
+    }
     if let Some(model) = &pipeline.health {
         for component in &model.components {
             let what = format!("health component `{}`", component.name);
