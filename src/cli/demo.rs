@@ -55,5 +55,11 @@ pub async fn execute(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
     outcome.result?;
     let as_of = args.size.end_date;
     let (run_id, built) = crate::pipeline::run_build(&pipeline, &[as_of], "build").await?;
-    report::print_build(&pipeline, &run_id, &built).await
+    report::print_build(&pipeline, &run_id, &built).await?;
+    let started = std::time::Instant::now();
+    let warehouse = crate::engine::warehouse::Warehouse::open(&pipeline.warehouse)?;
+    let out = args.dir.join("report.html");
+    let page = report::html::write_report(&pipeline, &warehouse, as_of, None, &out).await?;
+    super::report::print_written(&page, started.elapsed().as_secs_f64());
+    Ok(())
 }

@@ -9,6 +9,7 @@ mod generate;
 mod ingest;
 pub mod output;
 mod query;
+mod report;
 mod run;
 mod unlock;
 mod validate;
@@ -89,6 +90,7 @@ pub enum Command {
     Calibrate(calibrate::CalibrateArgs),
     Unlock(unlock::UnlockArgs),
     Query(query::QueryArgs),
+    Report(report::ReportArgs),
     Generate(generate::GenerateArgs),
     Demo(demo::DemoArgs),
 }
@@ -104,6 +106,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Calibrate(args) => calibrate::execute(&cli.global, args).await,
         Command::Unlock(args) => unlock::execute(&cli.global, args).await,
         Command::Query(args) => query::execute(&cli.global, args).await,
+        Command::Report(args) => report::execute(&cli.global, args).await,
         Command::Generate(args) => generate::execute(args),
         Command::Demo(args) => demo::execute(&cli.global, args).await,
     }

@@ -4,6 +4,7 @@
 //! accounts at risk, the actions that fired); they never change a table.
 
 mod calibration;
+pub mod html;
 pub use calibration::print_calibration;
 
 use crate::config::Pipeline;
