@@ -150,6 +150,39 @@ fn the_pipeline_runs_against_an_s3_bucket() {
     let on_disk = all_rows(local_wh.to_str().unwrap());
     assert_eq!(in_s3.len(), on_disk.len());
     assert_same(&in_s3, &on_disk, "S3 and local warehouses");
+    // The report reads the bucket as it reads a directory: the same page but for its
+    // location and the ingest's run id.
+    let pages: Vec<String> = [warehouse.as_str(), local_wh.to_str().unwrap()]
+        .iter()
+        .enumerate()
+        .map(|(i, wh)| {
+            let page = local.path().join(format!("report-{i}.html"));
+            ok(&cl(
+                &endpoint,
+                &[
+                    "--warehouse",
+                    wh,
+                    "report",
+                    "--as-of",
+                    DAY,
+                    "--out",
+                    page.to_str().unwrap(),
+                ],
+            ));
+            let html = std::fs::read_to_string(&page)
+                .unwrap()
+                .replace(wh, "WAREHOUSE");
+            // The two warehouses were ingested by runs of their own.
+            let run = html
+                .find("The last ingest, run ")
+                .expect("the ingest's run")
+                + 21;
+            let end = run + html[run..].find('.').expect("the run id's end");
+            format!("{}RUN{}", &html[..run], &html[end..])
+        })
+        .collect();
+    assert!(pages[0].contains("<h2>Who needs a call today</h2>"));
+    assert!(pages[0] == pages[1], "the S3 and local reports differ");
     assert_eq!(
         scalar(
             Path::new(&warehouse),

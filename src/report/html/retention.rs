@@ -391,7 +391,7 @@ pub(super) async fn cohorts(tables: &Tables) -> Result<Built> {
         "Logo retention by signup month",
         "Share of each cohort's accounts active k months after signup: a column that pales \
          early is where accounts are lost.",
-        "cohort (size) \\ months since start",
+        "cohort (size)",
         &names,
         &periods,
         &logo,
@@ -400,7 +400,7 @@ pub(super) async fn cohorts(tables: &Tables) -> Result<Built> {
         "MRR retention by signup month",
         "Each cohort's MRR k months after signup over its starting MRR: above 100% the \
          survivors expanded more than the others took away.",
-        "cohort (size) \\ months since start",
+        "cohort (size)",
         &names,
         &periods,
         &mrr,
@@ -408,6 +408,6 @@ pub(super) async fn cohorts(tables: &Tables) -> Result<Built> {
     Ok(Built::new(
         ID,
         HEADING,
-        format!("<div class=\"grid2\">{logo_map}{mrr_map}</div>"),
+        format!("<p>Columns: months since signup.</p>{logo_map}{mrr_map}"),
     ))
 }

@@ -391,6 +391,9 @@ pub fn heatmap(
         .collect();
     format!(
         "<figure><figcaption class=\"title\">{}</figcaption>\
+         <div class=\"legend\"><span class=\"key\"><span class=\"swatch\" style=\"background:hsl(210 60% 96%)\"></span>0%</span>\
+         <span class=\"key\"><span class=\"swatch\" style=\"background:hsl(210 60% 66%)\"></span>50%</span>\
+         <span class=\"key\"><span class=\"swatch\" style=\"background:hsl(210 60% 36%)\"></span>100% and above</span></div>\
          <div class=\"scroll\"><table class=\"heat\"><tr><th>{}</th>{header}</tr>{body}</table></div>\
          <figcaption class=\"caption\">{}</figcaption></figure>",
         escape(title),
