@@ -9,8 +9,9 @@ use crate::report;
 use clap::Args;
 use std::path::PathBuf;
 
-/// Generate demo data, ingest it, build the customer tables as of its last day, and print
-/// a summary: per-source counts, then the red and falling accounts with their reasons.
+/// Generate demo data, ingest it, build the customer tables as of its last day (and the
+/// month starts of the year before it), print a summary — per-source counts, then the red
+/// and falling accounts with their reasons — and write the HTML report (report.html).
 ///
 /// Uses the built-in default pipeline (the one in pipelines/default.toml) with its data root
 /// and warehouse under --dir, so it runs from any directory.
@@ -53,8 +54,20 @@ pub async fn execute(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
     let (run_id, outcome) = crate::pipeline::run_ingest(&pipeline, true).await?;
     report::print_ingest(&run_id, &outcome, &pipeline);
     outcome.result?;
+    // The last day, and the month starts of the year before it: the report's history (the
+    // score's components on observation dates) reads their partitions.
     let as_of = args.size.end_date;
-    let (run_id, built) = crate::pipeline::run_build(&pipeline, &[as_of], "build").await?;
+    let days = args.size.options(args.dir.join("data")).days;
+    let first = as_of - chrono::Days::new(u64::from(days.saturating_sub(1)));
+    let year_ago = as_of - chrono::Months::new(12);
+    let mut dates: Vec<chrono::NaiveDate> =
+        crate::base::days::month_starts(year_ago.max(first), as_of)
+            .into_iter()
+            .map(crate::base::days::days_to_date)
+            .filter(|d| *d > year_ago.max(first) && *d < as_of)
+            .collect();
+    dates.push(as_of);
+    let (run_id, built) = crate::pipeline::run_build(&pipeline, &dates, "build").await?;
     report::print_build(&pipeline, &run_id, &built).await?;
     let started = std::time::Instant::now();
     let warehouse = crate::engine::warehouse::Warehouse::open(&pipeline.warehouse)?;
