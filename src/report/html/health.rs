@@ -18,12 +18,8 @@ const BANDS: [(&str, &str); 3] = [
 pub(super) async fn movement(tables: &Tables) -> Result<Built> {
     const ID: &str = "movement";
     const HEADING: &str = "Health movement";
-    if !tables.has("health_scores") {
-        return Ok(Built::missing(
-            ID,
-            HEADING,
-            "no health_scores: run `churnlake build`",
-        ));
+    if let Some(built) = tables.require(ID, HEADING, &["health_scores"]) {
+        return Ok(built);
     }
     let d = date_to_days(tables.as_of);
     let mut body = String::new();
@@ -147,12 +143,8 @@ pub(super) async fn movement(tables: &Tables) -> Result<Built> {
 pub(super) async fn calls(tables: &Tables) -> Result<Built> {
     const ID: &str = "calls";
     const HEADING: &str = "Who needs a call today";
-    if !tables.has("health_scores") || !tables.has("customer_daily") {
-        return Ok(Built::missing(
-            ID,
-            HEADING,
-            "no health_scores: run `churnlake build`",
-        ));
+    if let Some(built) = tables.require(ID, HEADING, &["health_scores", "customer_daily"]) {
+        return Ok(built);
     }
     let actions = if tables.has("playbook_actions") {
         format!(
@@ -279,12 +271,8 @@ async fn surprises(tables: &Tables) -> Result<String> {
 pub(super) async fn score_works(tables: &Tables) -> Result<Built> {
     const ID: &str = "score";
     const HEADING: &str = "Does the score work?";
-    if !tables.has("health_cohorts") {
-        return Ok(Built::missing(
-            ID,
-            HEADING,
-            "no health_cohorts: run `churnlake build`",
-        ));
+    if let Some(built) = tables.require(ID, HEADING, &["health_cohorts"]) {
+        return Ok(built);
     }
     let rows = tables
         .rows(&format!(

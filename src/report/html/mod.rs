@@ -80,6 +80,22 @@ impl Tables {
             .collect())
     }
 
+    /// The section that says what to run when one of `needed` is missing: `None` when all
+    /// are there.
+    pub fn require(&self, id: &str, heading: &str, needed: &[&str]) -> Option<Built> {
+        let table = needed.iter().find(|t| !self.has(t))?;
+        let command = if *table == "data_quality" {
+            "churnlake ingest".to_string()
+        } else {
+            format!("churnlake build --as-of {}", self.as_of)
+        };
+        Some(Built::missing(
+            id,
+            heading,
+            &format!("no {table} yet: run `{command}`"),
+        ))
+    }
+
     pub fn day(&self) -> String {
         format!("date '{}'", self.as_of)
     }

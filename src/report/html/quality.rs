@@ -11,12 +11,8 @@ const STALE_DAYS: i64 = 2;
 pub(super) async fn data_quality(tables: &Tables) -> Result<Built> {
     const ID: &str = "quality";
     const HEADING: &str = "Data quality";
-    if !tables.has("data_quality") {
-        return Ok(Built::missing(
-            ID,
-            HEADING,
-            "no data_quality: run `churnlake ingest`",
-        ));
+    if let Some(built) = tables.require(ID, HEADING, &["data_quality"]) {
+        return Ok(built);
     }
     let rows = tables
         .rows(&format!(

@@ -54,15 +54,8 @@ fn points_change(now: &str, before: &str) -> String {
 pub(super) async fn headline(tables: &Tables) -> Result<Built> {
     const ID: &str = "headline";
     const HEADING: &str = "Headline";
-    if !tables.has("retention_monthly") || !tables.has("health_scores") {
-        return Ok(Built::missing(
-            ID,
-            HEADING,
-            &format!(
-                "no retention or health tables yet: run `churnlake build --as-of {}`",
-                tables.as_of
-            ),
-        ));
+    if let Some(built) = tables.require(ID, HEADING, &["retention_monthly", "health_scores"]) {
+        return Ok(built);
     }
     let months = months(tables).await?;
     let mut tiles = String::new();
@@ -163,12 +156,8 @@ pub(super) async fn headline(tables: &Tables) -> Result<Built> {
 pub(super) async fn equation(tables: &Tables) -> Result<Built> {
     const ID: &str = "retention";
     const HEADING: &str = "Retention equation";
-    if !tables.has("retention_monthly") {
-        return Ok(Built::missing(
-            ID,
-            HEADING,
-            "no retention_monthly: run `churnlake build`",
-        ));
+    if let Some(built) = tables.require(ID, HEADING, &["retention_monthly"]) {
+        return Ok(built);
     }
     let months = months(tables).await?;
     let Some(last) = months.last() else {
@@ -345,12 +334,8 @@ async fn forecast(tables: &Tables) -> Result<String> {
 pub(super) async fn cohorts(tables: &Tables) -> Result<Built> {
     const ID: &str = "cohorts";
     const HEADING: &str = "Cohorts";
-    if !tables.has("churn_cohorts") {
-        return Ok(Built::missing(
-            ID,
-            HEADING,
-            "no churn_cohorts: run `churnlake build`",
-        ));
+    if let Some(built) = tables.require(ID, HEADING, &["churn_cohorts"]) {
+        return Ok(built);
     }
     const COHORTS: usize = 18;
     const PERIODS: usize = 12;

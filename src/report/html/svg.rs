@@ -95,14 +95,8 @@ struct Frame {
 }
 
 impl Frame {
-    fn new(
-        low: f64,
-        high: f64,
-        unit: Unit,
-        y_label: &str,
-        x_labels: &[String],
-        x_label: &str,
-    ) -> Frame {
+    fn new(chart: &Chart, low: f64, high: f64, x_labels: &[String]) -> Frame {
+        let (unit, y_label, x_label) = (chart.unit, chart.y_label, chart.x_label);
         let ticks = ticks(low.min(0.0), high.max(low + f64::EPSILON));
         let (low, high) = (ticks[0], *ticks.last().expect("ticks"));
         let mut frame = Frame {
@@ -203,14 +197,7 @@ fn extent<'a>(values: impl Iterator<Item = &'a f64>) -> (f64, f64) {
 /// Lines over categories; a missing value breaks its line.
 pub fn lines(chart: &Chart, x_labels: &[String], series: &[Series]) -> String {
     let (low, high) = extent(series.iter().flat_map(|s| s.values.iter().flatten()));
-    let frame = Frame::new(
-        low,
-        high,
-        chart.unit,
-        chart.y_label,
-        x_labels,
-        chart.x_label,
-    );
+    let frame = Frame::new(chart, low, high, x_labels);
     let mut body = frame.svg.clone();
     for s in series {
         let mut path = String::new();
@@ -257,14 +244,7 @@ pub fn stacked_bars(chart: &Chart, x_labels: &[String], series: &[Series]) -> St
         .map(|i| series.iter().map(|s| s.values[i].unwrap_or(0.0)).sum())
         .collect();
     let (low, high) = extent(totals.iter());
-    let frame = Frame::new(
-        low,
-        high,
-        chart.unit,
-        chart.y_label,
-        x_labels,
-        chart.x_label,
-    );
+    let frame = Frame::new(chart, low, high, x_labels);
     let mut body = frame.svg.clone();
     let width = frame.band(x_labels.len()) * 0.7;
     for (i, label) in x_labels.iter().enumerate() {
@@ -322,7 +302,7 @@ pub fn waterfall(chart: &Chart, steps: &[Step]) -> String {
             .iter(),
     );
     let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
-    let frame = Frame::new(low, high, chart.unit, chart.y_label, &labels, chart.x_label);
+    let frame = Frame::new(chart, low, high, &labels);
     let mut body = frame.svg.clone();
     let width = frame.band(bars.len()) * 0.6;
     for (i, (label, from, to, color, amount)) in bars.iter().enumerate() {
