@@ -17,13 +17,7 @@ pub fn scored_sql(model: &HealthModel) -> String {
         return logistic_scored_sql(model);
     }
     let components = &model.components;
-    let list = |f: &dyn Fn(&Component) -> String| -> String {
-        components
-            .iter()
-            .map(f)
-            .collect::<Vec<_>>()
-            .join(",\n        ")
-    };
+    let list = |f: &dyn Fn(&Component) -> String| column_list(components, f);
     let sum = |f: &dyn Fn(&Component) -> String| -> String {
         components.iter().map(f).collect::<Vec<_>>().join(" + ")
     };
@@ -199,14 +193,20 @@ select * from final
     )
 }
 
+/// One SQL select item per component, each on its own line of a CTE's select list.
+fn column_list(components: &[Component], item: &dyn Fn(&Component) -> String) -> String {
+    components
+        .iter()
+        .map(item)
+        .collect::<Vec<_>>()
+        .join(",\n        ")
+}
+
 /// The start of `health_scored`: its header and the raw value of every component.
 fn scored_head(model: &HealthModel) -> String {
-    let measured = model
-        .components
-        .iter()
-        .map(|c| format!("cast(({}) as double) as {}_raw", c.metric, c.name))
-        .collect::<Vec<_>>()
-        .join(",\n        ");
+    let measured = column_list(&model.components, &|c| {
+        format!("cast(({}) as double) as {}_raw", c.metric, c.name)
+    });
     format!(
         "-- health_scored: every customer_daily row with its components and score.
 -- Generated from [health] `{name}` v{version} (kind {kind}) of the pipeline file.
@@ -267,13 +267,7 @@ fn logistic_scored_sql(model: &HealthModel) -> String {
             1.0 / components.len().max(1) as f64
         }
     };
-    let list = |f: &dyn Fn(&Component) -> String| -> String {
-        components
-            .iter()
-            .map(f)
-            .collect::<Vec<_>>()
-            .join(",\n        ")
-    };
+    let list = |f: &dyn Fn(&Component) -> String| column_list(components, f);
     let head = scored_head(model);
     let standardised = list(&|c| {
         let raw = format!("{}_raw", c.name);

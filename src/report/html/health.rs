@@ -15,6 +15,22 @@ const BANDS: [(&str, &str); 3] = [
     ("red", "#c0392b"),
 ];
 
+/// The distinct dates of rows whose first column is a date, in order.
+fn dates_of(rows: &[Vec<String>]) -> Vec<String> {
+    rows.iter()
+        .map(|r| r[0].clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The number in `column` of the row for `date` (column 0) and `band` (column 1).
+fn band_value(rows: &[Vec<String>], date: &str, band: &str, column: usize) -> Option<f64> {
+    rows.iter()
+        .find(|r| r[0] == date && r[1] == band)
+        .and_then(|r| number(&r[column]))
+}
+
 pub(super) async fn movement(tables: &Tables) -> Result<Built> {
     const ID: &str = "movement";
     const HEADING: &str = "Health movement";
@@ -37,12 +53,7 @@ pub(super) async fn movement(tables: &Tables) -> Result<Built> {
                 sql_date_list(&dates)
             ))
             .await?;
-        let labels: Vec<String> = rows
-            .iter()
-            .map(|r| r[0].clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let labels = dates_of(&rows);
         let series: Vec<Series> = BANDS
             .iter()
             .map(|(name, color)| Series {
@@ -50,12 +61,7 @@ pub(super) async fn movement(tables: &Tables) -> Result<Built> {
                 color,
                 values: labels
                     .iter()
-                    .map(|date| {
-                        rows.iter()
-                            .find(|r| &r[0] == date && r[1] == *name)
-                            .and_then(|r| number(&r[2]))
-                            .or(Some(0.0))
-                    })
+                    .map(|date| band_value(&rows, date, name, 2).or(Some(0.0)))
                     .collect(),
             })
             .collect();
@@ -288,20 +294,11 @@ pub(super) async fn score_works(tables: &Tables) -> Result<Built> {
             "no observation date has its 90-day outcome yet",
         ));
     }
-    let labels: Vec<String> = rows
-        .iter()
-        .map(|r| r[0].clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let labels = dates_of(&rows);
     let of = |band: &str, column: usize| -> Vec<Option<f64>> {
         labels
             .iter()
-            .map(|date| {
-                rows.iter()
-                    .find(|r| &r[0] == date && r[1] == band)
-                    .and_then(|r| number(&r[column]))
-            })
+            .map(|date| band_value(&rows, date, band, column))
             .collect()
     };
     let by_band = svg::lines(
@@ -354,18 +351,23 @@ async fn contributions(tables: &Tables, observations: &[String]) -> Result<Strin
         .iter()
         .filter_map(|c| c.strip_suffix("_contribution"))
         .collect();
-    let mut date = None;
-    for candidate in observations.iter().rev() {
-        let rows = tables
-            .rows(&format!(
-                "select count(*) from health_scores where as_of_date = date '{candidate}'"
-            ))
-            .await?;
-        if rows.first().and_then(|r| number(&r[0])).unwrap_or(0.0) > 0.0 {
-            date = Some(candidate.clone());
-            break;
-        }
-    }
+    // The latest observation date with published scores, in one query.
+    let dates: BTreeSet<i32> = observations
+        .iter()
+        .filter_map(|d| d.parse::<chrono::NaiveDate>().ok())
+        .map(date_to_days)
+        .collect();
+    let latest = tables
+        .rows(&format!(
+            "select cast(max(as_of_date) as varchar) as latest from health_scores \
+             where as_of_date in ({})",
+            sql_date_list(&dates)
+        ))
+        .await?;
+    let date = latest
+        .first()
+        .map(|r| r[0].clone())
+        .filter(|d| !d.is_empty());
     let Some(date) = date else {
         return Ok(missing(&format!(
             "The components of churned against retained accounts need health_scores on an \
