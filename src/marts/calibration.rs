@@ -24,9 +24,15 @@ const OBSERVATIONS_SQL: &str = include_str!("../../sql/marts/calibration_observa
 
 /// The tables calibrate writes, rewritten whole by each run, with their grain.
 pub const CALIBRATION_TABLES: [(&str, &[&str]); 3] = [
-    ("metric_cohorts", &["feature", "decile"]),
-    ("model_evaluation", &["model", "split"]),
-    ("model_features", &["model", "feature"]),
+    ("metric_cohorts", &["model_version", "feature", "decile"]),
+    (
+        "model_evaluation",
+        &["model_name", "model_version", "split"],
+    ),
+    (
+        "model_features",
+        &["model_name", "model_version", "feature"],
+    ),
 ];
 
 /// A feature of the regression: what it is called and its SQL over a customer_daily row.
@@ -357,7 +363,10 @@ pub async fn write_tables(
     let ctx = engine::session();
     let mut written = Vec::new();
     for (table, batch) in [
-        ("metric_cohorts", cohorts_batch(calibrated, features)?),
+        (
+            "metric_cohorts",
+            cohorts_batch(calibrated, features, names)?,
+        ),
         ("model_evaluation", evaluation_batch(calibrated, names)?),
         (
             "model_features",
@@ -445,7 +454,12 @@ fn batch(fields: Vec<(&str, DataType)>, columns: Vec<ArrayRef>) -> Result<Record
     Ok(RecordBatch::try_new(Arc::new(schema), columns).context("calibration tables")?)
 }
 
-fn cohorts_batch(calibrated: &Calibrated, features: &[Feature]) -> Result<RecordBatch> {
+/// The cohorts, under the version of the model they were computed for.
+fn cohorts_batch(
+    calibrated: &Calibrated,
+    features: &[Feature],
+    names: &ModelNames,
+) -> Result<RecordBatch> {
     let rows: Vec<(&Feature, &crate::learn::evaluate::Cohort)> = features
         .iter()
         .zip(&calibrated.cohorts)
@@ -453,6 +467,7 @@ fn cohorts_batch(calibrated: &Calibrated, features: &[Feature]) -> Result<Record
         .collect();
     batch(
         vec![
+            ("model_version", DataType::Int64),
             ("feature", DataType::Utf8),
             ("decile", DataType::Int32),
             ("observations", DataType::Int64),
@@ -463,6 +478,9 @@ fn cohorts_batch(calibrated: &Calibrated, features: &[Feature]) -> Result<Record
             ("mean_value", DataType::Float64),
         ],
         vec![
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|_| i64::from(names.new_version)),
+            )),
             strings(rows.iter().map(|(f, _)| f.name.as_str())),
             Arc::new(Int32Array::from(
                 rows.iter()
