@@ -865,6 +865,31 @@ fn published(wh: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn a_kill_during_publish_leaves_readable_tables_and_the_next_run_repairs_them() {
+    let points = [
+        "before-commit",
+        "mid-publish",
+        "after-commit",
+        "before-delete",
+    ];
+    kill_during_publish("parquet", &points);
+}
+
+#[test]
+fn a_kill_during_a_delta_publish_leaves_each_table_at_a_committed_version() {
+    // `between-commits`: some tables at the run's version, the others at the last run's.
+    let points = [
+        "before-commit",
+        "mid-publish",
+        "after-commit",
+        "between-commits",
+        "before-delete",
+    ];
+    kill_during_publish("delta", &points);
+}
+
+fn kill_during_publish(format: &str, points: &[&str]) {
+    let env = [("CHURNLAKE_TABLE_FORMAT", format)];
+    let cl = |wh: &Path, data: Option<&Path>, args: &[&str]| cl_env(wh, data, args, &env);
     let dir = tempfile::tempdir().unwrap();
     let data = fixtures_copy(dir.path());
     // The reference: the end state after a clean run of each step.
@@ -877,12 +902,7 @@ fn a_kill_during_publish_leaves_readable_tables_and_the_next_run_repairs_them() 
     ok(&cl(&reference, Some(&data), &["run", "--as-of", DAY]));
     let expected = all_rows(&reference);
 
-    for point in [
-        "before-commit",
-        "mid-publish",
-        "after-commit",
-        "before-delete",
-    ] {
+    for &point in points {
         let wh = dir.path().join(point);
         ok(&cl(&wh, Some(&data), &["run", "--as-of", "2026-08-01"]));
         let before = published(&wh);
@@ -890,7 +910,7 @@ fn a_kill_during_publish_leaves_readable_tables_and_the_next_run_repairs_them() 
             &wh,
             Some(&data),
             &["build", "--as-of", DAY],
-            &[("CHURNLAKE_KILL_AT", point)],
+            &[("CHURNLAKE_KILL_AT", point), env[0]],
         );
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&killed.status),

@@ -88,12 +88,21 @@ fn all_rows(warehouse: &str) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn the_pipeline_runs_against_an_s3_bucket() {
+fn the_pipeline_runs_against_an_s3_bucket_in_both_table_formats() {
     let endpoint = s3_endpoint();
     // This file holds one test, so setting the process environment races with nothing.
     for (key, value) in s3_env(&endpoint) {
         unsafe { std::env::set_var(key, value) };
     }
+    for format in ["parquet", "delta"] {
+        // Every churnlake this test starts inherits it.
+        unsafe { std::env::set_var("CHURNLAKE_TABLE_FORMAT", format) };
+        runs_against_the_bucket(&endpoint, format);
+    }
+}
+
+fn runs_against_the_bucket(endpoint: &str, format: &str) {
+    let endpoint = endpoint.to_string();
     let fixtures = root().join("fixtures");
     boto(
         &endpoint,
@@ -204,10 +213,24 @@ fn the_pipeline_runs_against_an_s3_bucket() {
         "{keys:?}"
     );
     assert!(keys.iter().any(|k| k.starts_with("_state/raw/events/")));
-    assert!(
-        keys.iter()
-            .any(|k| k == "customer_daily/as_of_date=2026-08-24/part-0.parquet")
-    );
+    let partition = "customer_daily/as_of_date=2026-08-24/part-0";
+    if format == "delta" {
+        assert!(
+            keys.iter()
+                .any(|k| k == "customer_daily/_delta_log/00000000000000000000.json")
+        );
+        // Each run's files carry its run id: an old version's file is never overwritten.
+        assert!(
+            keys.iter()
+                .any(|k| k.starts_with(&format!("{partition}-")) && k.ends_with(".parquet")),
+            "{keys:?}"
+        );
+    } else {
+        assert!(
+            keys.iter().any(|k| k == &format!("{partition}.parquet")),
+            "{keys:?}"
+        );
+    }
 
     // A new object appends to the staged events in the bucket: a new event, and a later
     // read of a staged one, which loses to the read kept among the raw rows in the bucket.

@@ -40,6 +40,7 @@ async fn main() {
         data_root: Some(root.join("fixtures")),
         warehouse: Some(warehouse.path().to_path_buf()),
         memory_limit: None,
+        table_format: None,
     };
     let pipeline = churnlake::pipeline::load(&root.join("pipelines/default.toml"), &overrides)
         .await

@@ -49,6 +49,7 @@ pub async fn execute(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
                 .unwrap_or_else(|| args.dir.join("warehouse")),
         ),
         memory_limit: global.memory_limit.clone(),
+        table_format: global.table_format,
     };
     let pipeline = crate::pipeline::load(&pipeline_file, &overrides).await?;
     let (run_id, outcome) = crate::pipeline::run_ingest(&pipeline, true).await?;

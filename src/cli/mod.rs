@@ -4,8 +4,10 @@
 
 mod build;
 mod calibrate;
+mod compact;
 mod demo;
 mod generate;
+mod history;
 mod ingest;
 pub mod output;
 mod query;
@@ -14,7 +16,7 @@ mod run;
 mod unlock;
 mod validate;
 
-use crate::config::{Overrides, Pipeline};
+use crate::config::{Overrides, Pipeline, TableFormat};
 use crate::pipeline::Result;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -55,6 +57,9 @@ pub struct GlobalArgs {
     /// Memory SQL work may use before spilling to disk, e.g. 3GiB (overrides `memory_limit`).
     #[arg(long, global = true)]
     pub memory_limit: Option<String>,
+    /// How output tables are stored: parquet or delta (overrides `table_format`).
+    #[arg(long, global = true, env = "CHURNLAKE_TABLE_FORMAT", value_parser = parse_table_format)]
+    pub table_format: Option<TableFormat>,
     /// `text` for people; `json` for schedulers: JSON lines on stderr, the run results on
     /// stdout.
     #[arg(long, global = true, value_enum, default_value = "text")]
@@ -71,6 +76,7 @@ impl GlobalArgs {
             data_root: self.data_root.clone(),
             warehouse: self.warehouse.clone(),
             memory_limit: self.memory_limit.clone(),
+            table_format: self.table_format,
         }
     }
 
@@ -78,6 +84,10 @@ impl GlobalArgs {
     pub async fn load_pipeline(&self) -> Result<Pipeline> {
         crate::pipeline::load(&self.pipeline, &self.overrides()).await
     }
+}
+
+fn parse_table_format(text: &str) -> std::result::Result<TableFormat, String> {
+    TableFormat::parse(text).ok_or_else(|| format!("`{text}`: use parquet or delta"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,7 +99,9 @@ pub enum Command {
     Backfill(run::BackfillArgs),
     Calibrate(calibrate::CalibrateArgs),
     Unlock(unlock::UnlockArgs),
+    Compact(compact::CompactArgs),
     Query(query::QueryArgs),
+    History(history::HistoryArgs),
     Report(report::ReportArgs),
     Generate(generate::GenerateArgs),
     Demo(demo::DemoArgs),
@@ -105,7 +117,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Backfill(args) => run::execute_backfill(&cli.global, args).await,
         Command::Calibrate(args) => calibrate::execute(&cli.global, args).await,
         Command::Unlock(args) => unlock::execute(&cli.global, args).await,
+        Command::Compact(args) => compact::execute(&cli.global, args).await,
         Command::Query(args) => query::execute(&cli.global, args).await,
+        Command::History(args) => history::execute(&cli.global, args).await,
         Command::Report(args) => report::execute(&cli.global, args).await,
         Command::Generate(args) => generate::execute(args),
         Command::Demo(args) => demo::execute(&cli.global, args).await,

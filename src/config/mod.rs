@@ -18,7 +18,7 @@ mod sources;
 
 use crate::contract::{SourceKind, is_currency_code};
 use chrono_tz::Tz;
-use sections::{PipelineSection, deserialize_all, suggest};
+use sections::{PipelineSection, WarehouseSection, deserialize_all, suggest};
 use std::path::{Path, PathBuf};
 
 pub use locate::{line_of, line_of_text};
@@ -35,6 +35,34 @@ pub struct Overrides {
     pub warehouse: Option<PathBuf>,
     /// A size such as "3GiB".
     pub memory_limit: Option<String>,
+    pub table_format: Option<TableFormat>,
+}
+
+/// How the output tables are stored (contract §5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TableFormat {
+    /// Folders of Hive-partitioned Parquet files.
+    #[default]
+    Parquet,
+    /// Delta Lake tables: the same Parquet files, committed through a `_delta_log`.
+    Delta,
+}
+
+impl TableFormat {
+    pub fn parse(text: &str) -> Option<TableFormat> {
+        match text {
+            "parquet" => Some(TableFormat::Parquet),
+            "delta" => Some(TableFormat::Delta),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TableFormat::Parquet => "parquet",
+            TableFormat::Delta => "delta",
+        }
+    }
 }
 
 /// A validated pipeline, ready to run.
@@ -45,6 +73,9 @@ pub struct Pipeline {
     pub timezone: Tz,
     pub reporting_currency: String,
     pub warehouse: PathBuf,
+    pub table_format: TableFormat,
+    /// Days removed files stay for time travel (`[warehouse] keep_versions_days`).
+    pub keep_versions_days: u32,
     pub data_root: PathBuf,
     pub batch_rows: usize,
     /// Bytes of memory SQL work may use before spilling.
@@ -245,6 +276,22 @@ fn validate(
         .warehouse
         .clone()
         .unwrap_or_else(|| PathBuf::from(&section.warehouse));
+    let table_format = overrides.table_format.unwrap_or_else(|| {
+        TableFormat::parse(&section.table_format).unwrap_or_else(|| {
+            problems.at(
+                &["pipeline", "table_format"],
+                format!(
+                    "table_format `{}` is not known; use \"parquet\" or \"delta\"",
+                    section.table_format
+                ),
+            );
+            TableFormat::Parquet
+        })
+    });
+    let warehouse_section: WarehouseSection = match table.get("warehouse") {
+        Some(value) => deserialize_all(value, &["warehouse"], problems).unwrap_or_default(),
+        None => WarehouseSection::default(),
+    };
 
     let mut sources = Vec::new();
     match table.get("sources").and_then(|v| v.as_table()) {
@@ -269,6 +316,8 @@ fn validate(
         timezone,
         reporting_currency: section.reporting_currency,
         warehouse,
+        table_format,
+        keep_versions_days: warehouse_section.keep_versions_days,
         data_root,
         batch_rows: section.batch_rows,
         memory_limit,
@@ -285,8 +334,9 @@ fn validate(
     })
 }
 
-const TOP_LEVEL_KEYS: [&str; 10] = [
+const TOP_LEVEL_KEYS: [&str; 11] = [
     "pipeline",
+    "warehouse",
     "metrics",
     "calibration",
     "sources",

@@ -31,6 +31,26 @@ pub(super) struct PipelineSection {
     /// Memory for SQL work (dedupe, joins) before it spills to disk, e.g. "2GiB".
     #[serde(default = "default_memory_limit")]
     pub(super) memory_limit: String,
+    /// How output tables are stored: "parquet" (folders of Parquet files) or "delta".
+    #[serde(default = "default_table_format")]
+    pub(super) table_format: String,
+}
+
+/// `[warehouse]`: how long a Delta warehouse keeps what old versions read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WarehouseSection {
+    /// Days a removed file stays for time travel before `compact --vacuum` deletes it.
+    #[serde(default = "default_keep_versions_days")]
+    pub(super) keep_versions_days: u32,
+}
+
+impl Default for WarehouseSection {
+    fn default() -> Self {
+        WarehouseSection {
+            keep_versions_days: default_keep_versions_days(),
+        }
+    }
 }
 
 /// `[sources.NAME]`: one input.
@@ -68,10 +88,17 @@ impl PipelineSection {
             data_root: default_data_root(),
             batch_rows: default_batch_rows(),
             memory_limit: default_memory_limit(),
+            table_format: default_table_format(),
         }
     }
 }
 
+fn default_table_format() -> String {
+    "parquet".into()
+}
+fn default_keep_versions_days() -> u32 {
+    7
+}
 fn default_timezone() -> String {
     "UTC".into()
 }

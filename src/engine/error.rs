@@ -23,12 +23,16 @@ pub enum Error {
     /// A warehouse or store location that is not usable as given (exit code 2).
     #[error("{0}")]
     Location(String),
+
+    /// A Delta table that could not be read or committed.
+    #[error("{0}")]
+    Delta(String),
 }
 
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Query { .. } | Error::File(_) => ExitCode::Runtime,
+            Error::Query { .. } | Error::File(_) | Error::Delta(_) => ExitCode::Runtime,
             Error::Location(_) => ExitCode::Usage,
         }
     }

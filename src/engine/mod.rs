@@ -5,6 +5,7 @@
 //! It knows no table and no SQL function of churnlake's: the layers above register theirs
 //! with the sessions they open (`staging::register_functions`, `marts::register_functions`).
 
+pub mod delta;
 pub mod error;
 pub use error::{EngineContext, Error, Result};
 mod tables;
@@ -13,7 +14,8 @@ mod write;
 
 pub use tables::{register_location, register_location_typed, register_published, register_table};
 pub use write::{
-    BatchStep, WriteOrder, peak_rss_bytes, write_empty_file, write_table, write_table_through,
+    BatchStep, PARTITION_KEY, WriteOrder, peak_rss_bytes, write_empty_file, write_table,
+    write_table_through,
 };
 
 use datafusion::arrow::array::{Array, AsArray};

@@ -8,6 +8,8 @@
 //! use `/`.
 
 use crate::base::error::FromFile;
+use crate::config::TableFormat;
+use crate::engine::delta::TimeTravel;
 use crate::engine::{Error, Result};
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
@@ -66,6 +68,10 @@ pub struct Warehouse {
     base: Url,
     /// The directory, when the warehouse is local.
     local: Option<PathBuf>,
+    /// How its tables are written.
+    format: TableFormat,
+    /// Which version of its Delta tables reads see (the newest without one).
+    travel: Option<TimeTravel>,
 }
 
 impl std::fmt::Debug for Warehouse {
@@ -92,6 +98,8 @@ impl Warehouse {
                 root,
                 base,
                 local: None,
+                format: TableFormat::default(),
+                travel: None,
             });
         }
         let dir = PathBuf::from(text.strip_prefix("file://").unwrap_or(&text));
@@ -106,7 +114,34 @@ impl Warehouse {
             root: ObjectPath::default(),
             base: Url::parse("file:///").expect("a valid URL"),
             local: Some(dir),
+            format: TableFormat::default(),
+            travel: None,
         })
+    }
+
+    /// The warehouse, its tables written as `format`.
+    pub fn with_format(mut self, format: TableFormat) -> Warehouse {
+        self.format = format;
+        self
+    }
+
+    pub fn format(&self) -> TableFormat {
+        self.format
+    }
+
+    /// The warehouse as reads see it at `travel` (Delta tables only).
+    pub fn at(mut self, travel: Option<TimeTravel>) -> Warehouse {
+        self.travel = travel;
+        self
+    }
+
+    pub fn travel(&self) -> Option<TimeTravel> {
+        self.travel
+    }
+
+    /// The store with `/` at its root (the bucket's, for an object store).
+    pub(crate) fn root_store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
     }
 
     /// The local directory of a local warehouse.

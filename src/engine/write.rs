@@ -343,8 +343,12 @@ impl PartitionedWriter {
     }
 }
 
+/// The key-value metadata of an empty file that names its table's partition column.
+pub const PARTITION_KEY: &str = "churnlake.partition_by";
+
 /// DataFusion writes no file for an empty result; readers need one to know the schema.
-/// For a partitioned table the file sits outside any partition, so it adds no rows.
+/// For a partitioned table the file sits outside any partition, so it adds no rows; it names
+/// the partition column in its metadata ([`PARTITION_KEY`]), for a Delta table's log.
 pub fn write_empty_file(schema: &Schema, dir: &Path, partition_by: Option<&str>) -> Result<()> {
     let fields: Vec<_> = schema
         .fields()
@@ -354,7 +358,15 @@ pub fn write_empty_file(schema: &Schema, dir: &Path, partition_by: Option<&str>)
         .collect();
     let path = dir.join("empty.parquet");
     let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-    let writer = parquet::arrow::ArrowWriter::try_new(file, Arc::new(Schema::new(fields)), None)
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_key_value_metadata(partition_by.map(|column| {
+            vec![parquet::file::metadata::KeyValue::new(
+                PARTITION_KEY.to_string(),
+                column.to_string(),
+            )]
+        }))
+        .build();
+    let writer = ArrowWriter::try_new(file, Arc::new(Schema::new(fields)), Some(properties))
         .map_err(|e| Error::io(&path, e))?;
     writer.close().map_err(|e| Error::io(&path, e))?;
     Ok(())

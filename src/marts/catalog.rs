@@ -201,22 +201,16 @@ pub(super) async fn write_and_register(
 /// Registers the published mart tables of a warehouse, skipping those not built yet.
 pub async fn register_marts(ctx: &SessionContext, warehouse: &Warehouse) -> Result<()> {
     warehouse.register_with(ctx);
-    for table in &WHOLE_TABLES {
-        if warehouse.exists(table.name).await? {
-            engine::register_location(ctx, table.name, &warehouse.url_of(table.name), None).await?;
-        }
-    }
-    for (table, _) in &super::calibration::CALIBRATION_TABLES {
-        if warehouse.exists(table).await? {
-            engine::register_location(ctx, table, &warehouse.url_of(table), None).await?;
-        }
+    let whole = WHOLE_TABLES.iter().map(|t| t.name);
+    let calibration = super::calibration::CALIBRATION_TABLES
+        .iter()
+        .map(|(t, _)| *t);
+    for table in whole.chain(calibration) {
+        engine::register_published(ctx, warehouse, table, None).await?;
     }
     for table in &MART_TABLES {
-        if warehouse.exists(table.name).await? {
-            let partition = Some(("as_of_date", DataType::Date32));
-            engine::register_location(ctx, table.name, &warehouse.url_of(table.name), partition)
-                .await?;
-        }
+        let partition = Some(("as_of_date", DataType::Date32));
+        engine::register_published(ctx, warehouse, table.name, partition).await?;
     }
     Ok(())
 }

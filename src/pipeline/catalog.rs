@@ -1,8 +1,9 @@
 //! Every table of a warehouse registered in one session, with every SQL function churnlake
 //! adds: what `query` reads, and what tests and benchmarks read a warehouse through.
 
-use crate::engine::{self, warehouse::Warehouse};
-use crate::pipeline::Result;
+use crate::engine::delta::{self, TimeTravel};
+use crate::engine::{self, EngineContext, warehouse::Warehouse};
+use crate::pipeline::{Error, Result};
 use crate::publish::runlog::LOG_TABLES;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
@@ -19,6 +20,45 @@ pub fn session() -> SessionContext {
 pub async fn register_warehouse(ctx: &SessionContext, location: &Path) -> Result<()> {
     let warehouse = Warehouse::open(location)?;
     register_tables(ctx, &warehouse).await
+}
+
+/// Registers every table of a warehouse as it was at `travel` under its own name, and as it
+/// is now as `current_<name>`, so that one query compares the two.
+pub async fn register_then_and_now(
+    ctx: &SessionContext,
+    location: &Path,
+    travel: TimeTravel,
+) -> Result<()> {
+    let warehouse = Warehouse::open(location)?;
+    register_tables(ctx, &warehouse).await?;
+    let schema = ctx
+        .catalog("datafusion")
+        .and_then(|catalog| catalog.schema("public"))
+        .expect("the session's default schema");
+    for name in schema.table_names() {
+        if let Some(table) = ctx.deregister_table(name.as_str()).context(name.clone())? {
+            ctx.register_table(format!("current_{name}"), table)
+                .context(name.clone())?;
+        }
+    }
+    register_tables(ctx, &warehouse.at(Some(travel))).await
+}
+
+/// The versions of a warehouse table, newest first.
+pub async fn history(location: &Path, table: &str) -> Result<Vec<delta::Version>> {
+    let warehouse = Warehouse::open(location)?;
+    if !warehouse.exists(table).await? {
+        return Err(Error::Usage(format!(
+            "no table `{table}` in {}",
+            warehouse.location
+        )));
+    }
+    delta::history(&warehouse, table).await?.ok_or_else(|| {
+        Error::Usage(format!(
+            "`{table}` is a Parquet table, which keeps no history; tables written with \
+             table_format = \"delta\" do"
+        ))
+    })
 }
 
 /// [`register_warehouse`] for an opened warehouse.

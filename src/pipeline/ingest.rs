@@ -289,7 +289,7 @@ pub async fn ingest_step(
             .await
         {
             Ok(()) => publication
-                .publish(&op.warehouse, op.scratch())
+                .publish(&op.warehouse, op.scratch(), &op.run.command)
                 .await
                 .map_err(Error::from),
             Err(e) => Err(e),

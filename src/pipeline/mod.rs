@@ -12,6 +12,7 @@ pub use error::{Error, Result};
 pub mod build;
 pub mod calibrate;
 pub mod catalog;
+pub mod compact;
 pub mod dates;
 pub mod ingest;
 pub mod operation;
@@ -19,6 +20,7 @@ pub mod results;
 
 pub use build::{all_tables, build_step, run_build};
 pub use calibrate::{CalibrateOutcome, run_calibrate};
+pub use compact::{CompactOutcome, run_compact};
 pub use dates::{Every, schedule};
 pub use ingest::{IngestOutcome, ingest_step, logged_sources, run_ingest};
 

@@ -24,7 +24,8 @@ pub struct Operation {
 impl Operation {
     /// Opens the warehouse, takes its lock and finishes or discards earlier runs' leftovers.
     pub async fn begin(pipeline: &Pipeline, command: &str) -> Result<Operation> {
-        let warehouse = Warehouse::open(&pipeline.warehouse)?;
+        let warehouse = Warehouse::open(&pipeline.warehouse)?.with_format(pipeline.table_format);
+        crate::publish::check_format(&warehouse).await?;
         let run = Run::start(command, &pipeline.name, &warehouse);
         let lock = Lock::acquire(&warehouse, &run.id, command).await?;
         if let Some(previous) = &lock.took_over {
@@ -100,7 +101,7 @@ impl Operation {
         }
         let published = match logged.and(written) {
             Ok(()) => publication
-                .publish(&self.warehouse, &scratch)
+                .publish(&self.warehouse, &scratch, &self.run.command)
                 .await
                 .map_err(Error::from),
             Err(e) => Err(e),

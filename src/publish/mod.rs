@@ -13,8 +13,12 @@
 //! A run killed before the commit leaves only its staging area, which the next run deletes;
 //! killed after it, the next run finds the journal and finishes the moves ([`recover`]).
 //! Run-log tables (`runs`, `data_quality`, `quarantine`) gain one `run_id=` partition per run,
-//! published the same way. This module never computes table contents.
+//! published the same way. In a Delta warehouse the moves are followed by one Delta commit
+//! per table, planned into the journal ([`delta`]): a kill between two tables' commits leaves
+//! each at a committed version, and the next run makes the commits still missing. This module
+//! never computes table contents.
 
+mod delta;
 pub mod error;
 pub use error::{Error, Result};
 pub mod lock;
@@ -22,6 +26,7 @@ pub mod runlog;
 
 use crate::base::error::FromFile;
 use crate::base::{Written, files_under};
+use crate::config::TableFormat;
 use crate::engine::warehouse::Warehouse;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -48,6 +53,9 @@ pub struct Publication {
     moves: Vec<(String, String)>,
     /// Warehouse keys removed once every move is done.
     deletes: Vec<String>,
+    /// In a Delta warehouse: one commit per table, made once every move is done.
+    #[serde(default)]
+    delta: Vec<crate::engine::delta::Commit>,
 }
 
 impl Publication {
@@ -105,9 +113,18 @@ impl Publication {
         self.deletes.push(target.to_string());
     }
 
-    /// Stages, commits and applies the publication. Once this returns `Ok`, every file is
-    /// in place; if the process dies after the commit, the next run finishes the job.
-    pub async fn publish(self, warehouse: &Warehouse, scratch: &Path) -> Result<()> {
+    /// Stages, commits and applies the publication for the run of `command`. Once this
+    /// returns `Ok`, every file is in place; if the process dies after the commit, the next
+    /// run finishes the job.
+    pub async fn publish(
+        mut self,
+        warehouse: &Warehouse,
+        scratch: &Path,
+        command: &str,
+    ) -> Result<()> {
+        if warehouse.format() == TableFormat::Delta {
+            delta::plan(&mut self, warehouse, scratch, command).await?;
+        }
         let staging = format!("{WORK_DIR}/{}", self.run_id);
         if !warehouse.is_local() {
             for (staged, _) in &self.moves {
@@ -136,6 +153,12 @@ async fn apply(warehouse: &Warehouse, publication: &Publication) -> Result<()> {
         warehouse
             .promote(&format!("{staging}/{staged}"), target)
             .await?;
+    }
+    for (done, commit) in publication.delta.iter().enumerate() {
+        if done == 1 {
+            fault_point("between-commits");
+        }
+        crate::engine::delta::commit(warehouse, commit).await?;
     }
     fault_point("before-delete");
     for target in &publication.deletes {
@@ -189,6 +212,48 @@ pub async fn recover(warehouse: &Warehouse, current_run: &str) -> Result<Vec<Str
         let _ = std::fs::remove_dir(dir.join(WORK_DIR));
     }
     Ok(repaired)
+}
+
+/// Refuses a writing run whose table format is not the one the warehouse's tables have (the
+/// run log, which every command writes, tells), or a Delta warehouse on a store whose
+/// commits this build cannot make safe.
+pub async fn check_format(warehouse: &Warehouse) -> Result<()> {
+    let refuse = |message: String| Err(Error::Engine(crate::engine::Error::Location(message)));
+    let location = &warehouse.location;
+    let format = warehouse.format();
+    if format == TableFormat::Delta
+        && !warehouse.is_local()
+        && !(location.starts_with("s3://") || location.starts_with("s3a://"))
+    {
+        return refuse(format!(
+            "warehouse `{location}`: table_format = \"delta\" needs a local directory or s3://; \
+             this build makes Delta commits safe only where the store offers put-if-absent"
+        ));
+    }
+    if !warehouse.exists(runlog::RUNS).await? {
+        return Ok(());
+    }
+    let holds_delta = warehouse
+        .exists(&format!(
+            "{}/{}",
+            runlog::RUNS,
+            crate::engine::delta::LOG_DIR
+        ))
+        .await?;
+    let holds = if holds_delta {
+        TableFormat::Delta
+    } else {
+        TableFormat::Parquet
+    };
+    if holds != format {
+        return refuse(format!(
+            "warehouse `{location}` holds {} tables, but this run writes table_format = \"{}\"; \
+             keep the warehouse's format, or write to a new warehouse",
+            holds.name(),
+            format.name()
+        ));
+    }
+    Ok(())
 }
 
 /// Removes a run's local scratch directory.

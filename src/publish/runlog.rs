@@ -13,8 +13,10 @@ use crate::publish::Result;
 use chrono::Utc;
 use std::path::{Path, PathBuf};
 
+/// The table with one row per run.
+pub const RUNS: &str = "runs";
 /// The run-log tables, each partitioned by `run_id`.
-pub const LOG_TABLES: [&str; 3] = ["runs", "data_quality", "quarantine"];
+pub const LOG_TABLES: [&str; 3] = [RUNS, "data_quality", "quarantine"];
 
 /// One run of a churnlake command.
 pub struct Run {

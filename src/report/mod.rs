@@ -260,3 +260,30 @@ async fn print_cohorts(ctx: &datafusion::prelude::SessionContext) -> Result<()> 
     }
     Ok(())
 }
+
+/// What `compact` did, a line per table.
+pub fn print_compact(outcome: &crate::pipeline::CompactOutcome) {
+    println!("\nrun {} (compact) succeeded", outcome.run_id);
+    println!(
+        "{:<22} {:>14} {:>12} {:>14}",
+        "table", "files merged", "files written", "files deleted"
+    );
+    for (table, done) in &outcome.tables {
+        let deleted = match outcome.vacuumed_past_days {
+            Some(_) => done.files_vacuumed.to_string(),
+            None => "-".to_string(),
+        };
+        println!(
+            "{:<22} {:>14} {:>12} {:>14}",
+            table, done.files_removed, done.files_added, deleted
+        );
+    }
+    match outcome.vacuumed_past_days {
+        Some(days) => println!(
+            "vacuum kept every file a version of the last {days} days reads; older versions can no longer be read"
+        ),
+        None => {
+            println!("removed files stay for time travel; `compact --vacuum` deletes the old ones")
+        }
+    }
+}
