@@ -38,7 +38,7 @@ pub struct Overrides {
     pub table_format: Option<TableFormat>,
 }
 
-/// How the output tables are stored (contract §5).
+/// How the output tables are stored (contract §4, table formats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum TableFormat {
     /// Folders of Hive-partitioned Parquet files.

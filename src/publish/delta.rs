@@ -46,7 +46,7 @@ fn unique_name(rel: &str, run_id: &str) -> String {
 }
 
 /// The type a partition column's values have: dates for `*_date` columns, text otherwise
-/// (contract §5).
+/// (contract §4, table formats).
 fn partition_type(column: &str) -> DataType {
     if column.ends_with("_date") {
         DataType::Date32
