@@ -945,6 +945,17 @@ fn kill_during_publish(format: &str, points: &[&str]) {
 
 #[test]
 fn a_kill_at_any_moment_of_a_run_is_repaired_by_the_next_one() {
+    kill_at_any_moment("parquet");
+}
+
+#[test]
+fn a_kill_at_any_moment_of_a_delta_run_is_repaired_by_the_next_one() {
+    kill_at_any_moment("delta");
+}
+
+fn kill_at_any_moment(format: &str) {
+    let env = [("CHURNLAKE_TABLE_FORMAT", format)];
+    let cl = |wh: &Path, data: Option<&Path>, args: &[&str]| cl_env(wh, data, args, &env);
     let dir = tempfile::tempdir().unwrap();
     let data = fixtures_copy(dir.path());
     let reference = dir.path().join("reference");
@@ -954,6 +965,7 @@ fn a_kill_at_any_moment_of_a_run_is_repaired_by_the_next_one() {
         let wh = dir.path().join(format!("killed-{delay_ms}"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_churnlake"))
             .current_dir(root())
+            .env("CHURNLAKE_TABLE_FORMAT", format)
             .arg("--warehouse")
             .arg(&wh)
             .arg("--data-root")
