@@ -12,13 +12,6 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A copy of the fixtures, so tests can add and change source files.
-fn fixtures_copy(dir: &Path) -> PathBuf {
-    let data = dir.join("data");
-    copy_tree(&root().join("fixtures"), &data);
-    data
-}
-
 /// churnlake on the fixtures with a warehouse (and optionally a data root) of the test's own.
 fn cl(wh: &Path, data: Option<&Path>, args: &[&str]) -> Output {
     cl_env(wh, data, args, &[])

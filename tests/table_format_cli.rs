@@ -165,12 +165,6 @@ fn the_demo_in_delta_is_read_by_deltalake_duckdb_and_spark_equal_to_the_parquet_
 
 const DAY: &str = "2026-08-24";
 
-fn fixtures_copy(dir: &Path) -> PathBuf {
-    let data = dir.join("data");
-    copy_tree(&root().join("fixtures"), &data);
-    data
-}
-
 #[test]
 fn re_running_a_date_adds_one_version_per_table_and_the_old_one_stays_readable() {
     let dir = tempfile::tempdir().unwrap();

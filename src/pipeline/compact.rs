@@ -49,12 +49,8 @@ pub async fn run_compact(pipeline: &Pipeline, vacuum: bool) -> Result<CompactOut
             }
         }
     }
-    let logged: Vec<(String, u64)> = Vec::new();
-    let log = RunLog {
-        tables: &logged,
-        ..Default::default()
-    };
-    op.finish(Publication::new(&run_id), log, result).await?;
+    op.finish(Publication::new(&run_id), RunLog::default(), result)
+        .await?;
     Ok(CompactOutcome {
         run_id,
         tables,

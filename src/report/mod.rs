@@ -265,7 +265,7 @@ async fn print_cohorts(ctx: &datafusion::prelude::SessionContext) -> Result<()> 
 pub fn print_compact(outcome: &crate::pipeline::CompactOutcome) {
     println!("\nrun {} (compact) succeeded", outcome.run_id);
     println!(
-        "{:<22} {:>14} {:>12} {:>14}",
+        "{:<22} {:>14} {:>14} {:>14}",
         "table", "files merged", "files written", "files deleted"
     );
     for (table, done) in &outcome.tables {
@@ -274,7 +274,7 @@ pub fn print_compact(outcome: &crate::pipeline::CompactOutcome) {
             None => "-".to_string(),
         };
         println!(
-            "{:<22} {:>14} {:>12} {:>14}",
+            "{:<22} {:>14} {:>14} {:>14}",
             table, done.files_removed, done.files_added, deleted
         );
     }

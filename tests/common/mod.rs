@@ -66,6 +66,17 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A copy of the committed fixtures under `dir/data`, for tests that add and change source
+/// files.
+pub fn fixtures_copy(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
+        &data,
+    );
+    data
+}
+
 /// Rows of a query over the warehouse (staged tables and the run log), as display text.
 pub fn query(warehouse: &Path, sql: &str) -> Vec<Vec<String>> {
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -2,7 +2,7 @@
 //! journal is written ([`plan`]), the commit made after the files are in place ([`commit`]),
 //! which a recovering run repeats safely.
 
-use super::{Writer, builder, delta_error, open, partition_values};
+use super::{RUN_ID_KEY, Writer, builder, delta_error, info_text, open, partition_values};
 use crate::engine::Result;
 use crate::engine::warehouse::Warehouse;
 use chrono::Utc;
@@ -221,18 +221,19 @@ pub async fn commit(warehouse: &Warehouse, commit: &Commit) -> Result<bool> {
     info.timestamp = Some(Utc::now().timestamp_millis());
     info.user_metadata = Some(commit.run_id.clone());
     info.is_blind_append = Some(!commit.overwrite);
-    info.info = HashMap::from([
-        ("churnlake_run_id".into(), commit.run_id.clone().into()),
-        ("churnlake_command".into(), commit.command.clone().into()),
-        (
-            "operationMetrics".into(),
-            serde_json::json!({
-                "numFiles": commit.files_added.to_string(),
-                "numOutputRows": commit.rows.to_string(),
-                "numRemovedFiles": commit.files_removed.to_string(),
-            }),
-        ),
-    ]);
+    let writer = Writer {
+        run_id: &commit.run_id,
+        command: &commit.command,
+    };
+    info.info = HashMap::from_iter(writer.commit_metadata());
+    info.info.extend([(
+        "operationMetrics".into(),
+        serde_json::json!({
+            "numFiles": commit.files_added.to_string(),
+            "numOutputRows": commit.rows.to_string(),
+            "numRemovedFiles": commit.files_removed.to_string(),
+        }),
+    )]);
     let mut actions = vec![Action::CommitInfo(info)];
     for value in &commit.actions {
         actions.push(
@@ -263,10 +264,5 @@ async fn last_run_id(table: &DeltaTable) -> Result<Option<String>> {
         .try_collect()
         .await
         .map_err(|e| delta_error(table.table_url(), e))?;
-    Ok(newest.first().and_then(|info| {
-        info.info
-            .get("churnlake_run_id")
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    }))
+    Ok(newest.first().and_then(|info| info_text(info, RUN_ID_KEY)))
 }

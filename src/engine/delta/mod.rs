@@ -48,6 +48,25 @@ pub struct Writer<'a> {
     pub command: &'a str,
 }
 
+/// The commit-info keys naming the run and the command that made a version.
+const RUN_ID_KEY: &str = "churnlake_run_id";
+const COMMAND_KEY: &str = "churnlake_command";
+
+impl Writer<'_> {
+    /// The commit-info entries that name this writer.
+    fn commit_metadata(&self) -> [(String, serde_json::Value); 2] {
+        [
+            (RUN_ID_KEY.to_string(), self.run_id.into()),
+            (COMMAND_KEY.to_string(), self.command.into()),
+        ]
+    }
+}
+
+/// A text entry of a version's commit info.
+fn info_text(info: &deltalake::kernel::CommitInfo, key: &str) -> Option<String> {
+    info.info.get(key)?.as_str().map(str::to_string)
+}
+
 pub(crate) fn delta_error(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
     Error::Delta(format!("{what}: {e}"))
 }

@@ -1,7 +1,7 @@
 //! A Delta table's versions: listing them with the runs that wrote them, and compacting and
 //! vacuuming the files they read.
 
-use super::{Writer, delta_error, open};
+use super::{COMMAND_KEY, RUN_ID_KEY, Writer, delta_error, info_text, open};
 use crate::engine::Result;
 use crate::engine::warehouse::Warehouse;
 use deltalake::kernel::CommitInfo;
@@ -45,21 +45,12 @@ pub async fn history(warehouse: &Warehouse, rel: &str) -> Result<Option<Vec<Vers
             .iter()
             .enumerate()
             .map(|(i, info)| Version {
-                version: info
-                    .read_version
-                    .map_or(newest.saturating_sub(i as u64), |v| v + 1),
+                // The log lists every version it keeps, newest first.
+                version: newest.saturating_sub(i as u64),
                 timestamp: info.timestamp,
                 operation: info.operation.clone().unwrap_or_default(),
-                run_id: info
-                    .info
-                    .get("churnlake_run_id")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string),
-                command: info
-                    .info
-                    .get("churnlake_command")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string),
+                run_id: info_text(info, RUN_ID_KEY),
+                command: info_text(info, COMMAND_KEY),
                 rows_written: metric(info, "numOutputRows")
                     .or_else(|| metric(info, "numAddedRows")),
                 files_added: metric(info, "numFiles").or_else(|| metric(info, "numFilesAdded")),
@@ -91,13 +82,10 @@ pub async fn compact(
         return Ok(None);
     };
     let what = warehouse.url_of(rel);
-    let properties = CommitProperties::default().with_metadata([
-        ("churnlake_run_id".to_string(), writer.run_id.into()),
-        ("churnlake_command".to_string(), writer.command.into()),
-    ]);
+    let properties = || CommitProperties::default().with_metadata(writer.commit_metadata());
     let (table, metrics) = table
         .optimize()
-        .with_commit_properties(properties)
+        .with_commit_properties(properties())
         .await
         .map_err(|e| delta_error(format!("compacting {what}"), e))?;
     let mut done = Compacted {
@@ -106,15 +94,11 @@ pub async fn compact(
         files_vacuumed: 0,
     };
     if let Some(days) = vacuum_days {
-        let properties = CommitProperties::default().with_metadata([
-            ("churnlake_run_id".to_string(), writer.run_id.into()),
-            ("churnlake_command".to_string(), writer.command.into()),
-        ]);
         let (_, vacuumed) = table
             .vacuum()
             .with_retention_period(chrono::Duration::days(i64::from(days)))
             .with_enforce_retention_duration(false)
-            .with_commit_properties(properties)
+            .with_commit_properties(properties())
             .await
             .map_err(|e| delta_error(format!("vacuuming {what}"), e))?;
         done.files_vacuumed = vacuumed.files_deleted.len();
