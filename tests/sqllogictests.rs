@@ -41,6 +41,7 @@ async fn main() {
         warehouse: Some(warehouse.path().to_path_buf()),
         memory_limit: None,
         table_format: None,
+        engine: None,
     };
     let pipeline = churnlake::pipeline::load(&root.join("pipelines/default.toml"), &overrides)
         .await

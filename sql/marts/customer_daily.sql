@@ -88,7 +88,7 @@ resolution as (
     from (
         select as_of.as_of_date, as_of.as_of_day, cast(as_of.as_of_day - days_back.value as int) as day
         from as_of
-        cross join generate_series(0, 89) as days_back
+        cross join (select unnest(generate_series(0, 89)) as value) as days_back
     ) as spine
     join stg_tickets as tickets
         on cast(tickets.solved_date as int) = spine.day

@@ -37,7 +37,7 @@ start as (
 ),
 
 steps as (
-    select value as step from generate_series(1, ${forecast_months})
+    select unnest(generate_series(1, ${forecast_months})) as step
 ),
 
 projected as (

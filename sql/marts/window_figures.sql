@@ -217,7 +217,7 @@ ${metric_branch}),
 -- running sums first take in that day's changes. Changes before the first date go to it.
 buckets as (
     select cast(days.value as bigint) as day, min(as_of.as_of_day) as as_of_day
-    from generate_series(${first_day}, ${last_day}) as days
+    from (select unnest(generate_series(${first_day}, ${last_day})) as value) as days
     join as_of on as_of.as_of_day >= days.value
     group by days.value
 ),

@@ -50,6 +50,7 @@ pub async fn execute(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
         ),
         memory_limit: global.memory_limit.clone(),
         table_format: global.table_format,
+        engine: global.engine.clone(),
     };
     let pipeline = crate::pipeline::load(&pipeline_file, &overrides).await?;
     let (run_id, outcome) = crate::pipeline::run_ingest(&pipeline, true).await?;

@@ -4,6 +4,7 @@
 
 mod build;
 mod calibrate;
+mod cluster;
 mod compact;
 mod demo;
 mod generate;
@@ -16,7 +17,7 @@ mod run;
 mod unlock;
 mod validate;
 
-use crate::config::{Overrides, Pipeline, TableFormat};
+use crate::config::{Engine, Overrides, Pipeline, TableFormat};
 use crate::pipeline::Result;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -60,6 +61,10 @@ pub struct GlobalArgs {
     /// How output tables are stored: parquet or delta (overrides `table_format`).
     #[arg(long, global = true, env = "CHURNLAKE_TABLE_FORMAT", value_parser = parse_table_format)]
     pub table_format: Option<TableFormat>,
+    /// Where staging's and the marts' SQL runs: local, or ballista://HOST:PORT for a
+    /// cluster started with `churnlake cluster` (overrides `engine`).
+    #[arg(long, global = true, env = "CHURNLAKE_ENGINE", value_parser = Engine::parse)]
+    pub engine: Option<Engine>,
     /// `text` for people; `json` for schedulers: JSON lines on stderr, the run results on
     /// stdout.
     #[arg(long, global = true, value_enum, default_value = "text")]
@@ -77,6 +82,7 @@ impl GlobalArgs {
             warehouse: self.warehouse.clone(),
             memory_limit: self.memory_limit.clone(),
             table_format: self.table_format,
+            engine: self.engine.clone(),
         }
     }
 
@@ -105,10 +111,14 @@ pub enum Command {
     Report(report::ReportArgs),
     Generate(generate::GenerateArgs),
     Demo(demo::DemoArgs),
+    Cluster(cluster::ClusterArgs),
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
     output::init(cli.global.log_format, cli.global.run_results.clone());
+    if std::env::var_os("CHURNLAKE_CLUSTER_LOG").is_some() {
+        cluster::init_cluster_log();
+    }
     match cli.command {
         Command::Validate(args) => validate::execute(&cli.global, args).await,
         Command::Ingest(args) => ingest::execute(&cli.global, args).await,
@@ -123,5 +133,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Report(args) => report::execute(&cli.global, args).await,
         Command::Generate(args) => generate::execute(args),
         Command::Demo(args) => demo::execute(&cli.global, args).await,
+        Command::Cluster(args) => cluster::execute(args).await,
     }
 }

@@ -36,6 +36,7 @@ pub struct Overrides {
     /// A size such as "3GiB".
     pub memory_limit: Option<String>,
     pub table_format: Option<TableFormat>,
+    pub engine: Option<Engine>,
 }
 
 /// How the output tables are stored (contract §4, table formats).
@@ -65,6 +66,49 @@ impl TableFormat {
     }
 }
 
+/// Where the SQL of staging and the marts runs (docs/scaling.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// In this process.
+    #[default]
+    Local,
+    /// On a Ballista cluster, through its scheduler at `host:port`.
+    Ballista { host: String, port: u16 },
+}
+
+impl Engine {
+    /// `local` or `ballista://HOST:PORT`.
+    pub fn parse(text: &str) -> std::result::Result<Engine, String> {
+        if text == "local" {
+            return Ok(Engine::Local);
+        }
+        let Some(address) = text.strip_prefix("ballista://") else {
+            return Err(format!(
+                "engine `{text}` is not known; use \"local\" or \"ballista://HOST:PORT\""
+            ));
+        };
+        let (host, port) = address
+            .trim_end_matches('/')
+            .rsplit_once(':')
+            .filter(|(host, _)| !host.is_empty())
+            .ok_or_else(|| format!("engine `{text}` has no port; write ballista://HOST:PORT"))?;
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| format!("engine `{text}`: `{port}` is not a port number"))?;
+        Ok(Engine::Ballista {
+            host: host.to_string(),
+            port,
+        })
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Engine::Local => "local".to_string(),
+            Engine::Ballista { host, port } => format!("ballista://{host}:{port}"),
+        }
+    }
+}
+
 /// A validated pipeline, ready to run.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -74,6 +118,8 @@ pub struct Pipeline {
     pub reporting_currency: String,
     pub warehouse: PathBuf,
     pub table_format: TableFormat,
+    /// Where staging's and the marts' SQL runs.
+    pub engine: Engine,
     /// Days removed files stay for time travel (`[warehouse] keep_versions_days`).
     pub keep_versions_days: u32,
     pub data_root: PathBuf,
@@ -288,6 +334,32 @@ fn validate(
             TableFormat::Parquet
         })
     });
+    let engine = overrides.engine.clone().unwrap_or_else(|| {
+        Engine::parse(&section.engine).unwrap_or_else(|problem| {
+            problems.at(&["pipeline", "engine"], problem);
+            Engine::Local
+        })
+    });
+    if let Engine::Ballista { .. } = engine {
+        if table_format == TableFormat::Delta {
+            problems.at(
+                &["pipeline", "engine"],
+                "a Ballista cluster reads Parquet warehouses; table_format = \"delta\" runs on \
+                 engine = \"local\""
+                    .to_string(),
+            );
+        }
+        if warehouse.to_string_lossy().contains("://") {
+            problems.at(
+                &["pipeline", "engine"],
+                format!(
+                    "a Ballista cluster reads a warehouse in a directory every node mounts; `{}` \
+                     is an object store, which runs on engine = \"local\"",
+                    warehouse.display()
+                ),
+            );
+        }
+    }
     let warehouse_section: WarehouseSection = match table.get("warehouse") {
         Some(value) => deserialize_all(value, &["warehouse"], problems).unwrap_or_default(),
         None => WarehouseSection::default(),
@@ -317,6 +389,7 @@ fn validate(
         reporting_currency: section.reporting_currency,
         warehouse,
         table_format,
+        engine,
         keep_versions_days: warehouse_section.keep_versions_days,
         data_root,
         batch_rows: section.batch_rows,
@@ -382,5 +455,27 @@ mod tests {
         assert_eq!(parse_size("2048"), Some(2048));
         assert_eq!(parse_size("lots"), None);
         assert_eq!(parse_size("3TB"), None);
+    }
+
+    #[test]
+    fn engines_parse_as_local_or_a_scheduler_address() {
+        assert_eq!(Engine::parse("local"), Ok(Engine::Local));
+        assert_eq!(
+            Engine::parse("ballista://sched-1:50050"),
+            Ok(Engine::Ballista {
+                host: "sched-1".to_string(),
+                port: 50050
+            })
+        );
+        assert_eq!(
+            Engine::parse("ballista://sched-1:50050").map(|e| e.name()),
+            Ok("ballista://sched-1:50050".to_string())
+        );
+        let no_port = Engine::parse("ballista://sched-1").expect_err("needs a port");
+        assert!(no_port.contains("has no port"), "{no_port}");
+        let bad_port = Engine::parse("ballista://sched-1:99999").expect_err("a u16 port");
+        assert!(bad_port.contains("not a port number"), "{bad_port}");
+        let unknown = Engine::parse("spark://x:1").expect_err("unknown engine");
+        assert!(unknown.contains("is not known"), "{unknown}");
     }
 }

@@ -34,6 +34,9 @@ pub(super) struct PipelineSection {
     /// How output tables are stored: "parquet" (folders of Parquet files) or "delta".
     #[serde(default = "default_table_format")]
     pub(super) table_format: String,
+    /// Where the SQL runs: "local" or "ballista://HOST:PORT" (a cluster's scheduler).
+    #[serde(default = "default_engine")]
+    pub(super) engine: String,
 }
 
 /// `[warehouse]`: how long a Delta warehouse keeps what old versions read.
@@ -89,10 +92,14 @@ impl PipelineSection {
             batch_rows: default_batch_rows(),
             memory_limit: default_memory_limit(),
             table_format: default_table_format(),
+            engine: default_engine(),
         }
     }
 }
 
+fn default_engine() -> String {
+    "local".into()
+}
 fn default_table_format() -> String {
     "parquet".into()
 }

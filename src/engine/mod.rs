@@ -5,6 +5,7 @@
 //! It knows no table and no SQL function of churnlake's: the layers above register theirs
 //! with the sessions they open (`staging::register_functions`, `marts::register_functions`).
 
+pub mod cluster;
 pub mod delta;
 pub mod error;
 pub use error::{EngineContext, Error, Result};
@@ -12,6 +13,7 @@ mod tables;
 pub mod warehouse;
 mod write;
 
+pub use cluster::pipeline_session;
 pub use tables::{register_location, register_location_typed, register_published, register_table};
 pub use write::{
     BatchStep, PARTITION_KEY, WriteOrder, peak_rss_bytes, write_empty_file, write_table,

@@ -105,7 +105,7 @@ pub async fn build(
     };
     let spill = work.join("spill");
     std::fs::create_dir_all(&spill).map_err(|e| Error::io(&spill, e))?;
-    let ctx = engine::bounded_session(pipeline.memory_limit, &spill)?;
+    let ctx = engine::pipeline_session(&pipeline.engine, pipeline.memory_limit, &spill).await?;
     super::register_functions(&ctx);
     crate::staging::register_staged(&ctx, warehouse).await?;
 

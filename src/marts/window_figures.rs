@@ -96,7 +96,7 @@ pub(super) async fn write_window_figures(
 ) -> Result<PathBuf> {
     let path = dir.join("window_figures");
     for part in sweep_parts(dates, per_sweep) {
-        let ctx = engine::bounded_session(pipeline.memory_limit, spill)?;
+        let ctx = engine::pipeline_session(&pipeline.engine, pipeline.memory_limit, spill).await?;
         super::register_functions(&ctx);
         crate::staging::register_staged(&ctx, warehouse).await?;
         ctx.register_table("as_of_dates", Arc::new(as_of_table(&part)?))

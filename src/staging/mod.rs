@@ -87,7 +87,7 @@ pub async fn stage(
 ) -> Result<()> {
     let spill_dir = raw_dir.with_file_name("spill");
     std::fs::create_dir_all(&spill_dir).map_err(|e| Error::io(&spill_dir, e))?;
-    let ctx = engine::bounded_session(pipeline.memory_limit, &spill_dir)?;
+    let ctx = engine::pipeline_session(&pipeline.engine, pipeline.memory_limit, &spill_dir).await?;
     register_functions(&ctx);
     // A hash join holds its left side whole, and DataFusion's join does not spill. The
     // staging models put the small side (files, repeated ids, identity spans) on the left;
