@@ -277,11 +277,12 @@ mod tests {
             .expect("decodes");
         ctx.register_table("as_of_dates", decoded)
             .expect("registers");
-        let rows = super::super::query(&ctx, "select cast(as_of_date as varchar) from as_of_dates")
-            .await
-            .expect("reads");
+        let rows =
+            crate::engine::query(&ctx, "select cast(as_of_date as varchar) from as_of_dates")
+                .await
+                .expect("reads");
         assert_eq!(
-            super::super::string_rows(&rows),
+            crate::engine::string_rows(&rows),
             vec![vec!["2024-10-04"], vec!["2024-10-05"]]
         );
     }
