@@ -110,7 +110,8 @@ pub async fn execute(args: ClusterArgs) -> Result<()> {
             work_dir,
             memory_limit,
         } => {
-            let scheduler = parse_host_port(&scheduler)?;
+            let scheduler = crate::config::parse_host_port(&scheduler)
+                .map_err(|problem| usage(format!("--scheduler {problem}")))?;
             let memory_limit = match memory_limit {
                 Some(text) => Some(crate::config::parse_size(&text).ok_or_else(|| {
                     usage(format!(
@@ -133,18 +134,6 @@ pub async fn execute(args: ClusterArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn parse_host_port(text: &str) -> Result<(String, u16)> {
-    let (host, port) = text
-        .rsplit_once(':')
-        .ok_or_else(|| usage(format!("--scheduler `{text}`: write HOST:PORT")))?;
-    let port = port.parse().map_err(|_| {
-        usage(format!(
-            "--scheduler `{text}`: `{port}` is not a port number"
-        ))
-    })?;
-    Ok((host.to_string(), port))
 }
 
 fn usage(message: String) -> crate::pipeline::Error {

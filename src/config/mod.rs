@@ -87,14 +87,8 @@ impl Engine {
                 "engine `{text}` is not known; use \"local\" or \"ballista://HOST:PORT\""
             ));
         };
-        let (host, port) = address
-            .trim_end_matches('/')
-            .rsplit_once(':')
-            .filter(|(host, _)| !host.is_empty())
-            .ok_or_else(|| format!("engine `{text}` has no port; write ballista://HOST:PORT"))?;
-        let port = port
-            .parse::<u16>()
-            .map_err(|_| format!("engine `{text}`: `{port}` is not a port number"))?;
+        let (host, port) = parse_host_port(address.trim_end_matches('/'))
+            .map_err(|problem| format!("engine `{text}`: {problem}"))?;
         Ok(Engine::Ballista {
             host: host.to_string(),
             port,
@@ -107,6 +101,18 @@ impl Engine {
             Engine::Ballista { host, port } => format!("ballista://{host}:{port}"),
         }
     }
+}
+
+/// `HOST:PORT` as its host and port, or what is wrong with it.
+pub fn parse_host_port(text: &str) -> std::result::Result<(String, u16), String> {
+    let (host, port) = text
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.is_empty())
+        .ok_or_else(|| format!("`{text}` has no port; write HOST:PORT"))?;
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("`{port}` is not a port number"))?;
+    Ok((host.to_string(), port))
 }
 
 /// A validated pipeline, ready to run.
