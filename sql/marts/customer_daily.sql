@@ -99,7 +99,10 @@ resolution as (
 
 -- The latest response on or before each date: an account's responses and dates in one order
 -- (a date after the responses of its day, those in the order they were given), each date
--- taking the score of the last response before it (a response always has a score). The
+-- taking the score of the last response before it (a response always has a score). Counting
+-- the responses so far gives a date the same count as the response it follows, and of the
+-- rows sharing a count only that response has a score. (`last_value(score) ignore nulls`
+-- says the same, but a plan cut into a cluster's stages loses its `ignore nulls`.) The
 -- account-dates are window_figures' rows, the same as contract's.
 nps as (
     select account_id, as_of_date, last_nps
@@ -107,25 +110,32 @@ nps as (
         select
             account_id,
             as_of_date,
-            last_value(score) ignore nulls over (
-                partition by account_id
-                order by day, is_date, responded_at, response_id
-                rows between unbounded preceding and current row
-            ) as last_nps
+            max(score) over (partition by account_id, responses_so_far) as last_nps
         from (
             select
                 account_id,
-                cast(null as date) as as_of_date,
-                cast(responded_date as int) as day,
-                0 as is_date,
-                responded_at,
-                response_id,
-                score
-            from stg_nps
-            where account_id is not null
-            union all
-            select account_id, as_of_date, cast(as_of_date as int), 1, null, null, null
-            from window_figures
+                as_of_date,
+                score,
+                count(score) over (
+                    partition by account_id
+                    order by day, is_date, responded_at, response_id
+                    rows between unbounded preceding and current row
+                ) as responses_so_far
+            from (
+                select
+                    account_id,
+                    cast(null as date) as as_of_date,
+                    cast(responded_date as int) as day,
+                    0 as is_date,
+                    responded_at,
+                    response_id,
+                    score
+                from stg_nps
+                where account_id is not null
+                union all
+                select account_id, as_of_date, cast(as_of_date as int), 1, null, null, null
+                from window_figures
+            )
         )
     )
     where as_of_date is not null
