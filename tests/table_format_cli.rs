@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn root() -> &'static Path {
@@ -30,27 +30,6 @@ fn cl(wh: &Path, format: &str, data: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("churnlake runs")
-}
-
-/// The readers' venv, or `None` (with a note) where it is not installed and CI is not set.
-fn readers() -> Option<PathBuf> {
-    let venv = std::env::var("CHURNLAKE_READERS_VENV").map_or_else(
-        |_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/churnlake-ci/readers"),
-        PathBuf::from,
-    );
-    if venv.join("bin/python").exists() {
-        return Some(venv);
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "the readers' venv {} is missing: run `bash .ci/readers.sh`",
-        venv.display()
-    );
-    eprintln!(
-        "skipped: no readers' venv at {} (bash .ci/readers.sh makes it)",
-        venv.display()
-    );
-    None
 }
 
 /// What `tests/readers/compare_formats.py` saw.

@@ -32,6 +32,11 @@ enum Process {
         /// The host name executors and clients reach this scheduler by.
         #[arg(long, default_value = "localhost")]
         external_host: String,
+        /// Seconds without a heartbeat (executors send one every 5) after which an executor
+        /// counts as lost: its tasks run again elsewhere, and with no executor left the
+        /// running builds fail (exit 3) instead of waiting.
+        #[arg(long, default_value_t = 30)]
+        executor_timeout: u64,
     },
     /// Run query tasks; listens on PORT (Flight: shuffles and results) and PORT+1 (gRPC).
     Executor {
@@ -100,7 +105,16 @@ pub async fn execute(args: ClusterArgs) -> Result<()> {
         Process::Scheduler {
             bind,
             external_host,
-        } => cluster::run_scheduler(bind, &external_host, crate::marts::register_functions).await?,
+            executor_timeout,
+        } => {
+            cluster::run_scheduler(
+                bind,
+                &external_host,
+                executor_timeout,
+                crate::marts::register_functions,
+            )
+            .await?
+        }
         Process::Executor {
             scheduler,
             bind_host,

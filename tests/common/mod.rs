@@ -135,3 +135,24 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     files.sort();
     files
 }
+
+/// The readers' venv, or `None` (with a note) where it is not installed and CI is not set.
+pub fn readers() -> Option<PathBuf> {
+    let venv = std::env::var("CHURNLAKE_READERS_VENV").map_or_else(
+        |_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/churnlake-ci/readers"),
+        PathBuf::from,
+    );
+    if venv.join("bin/python").exists() {
+        return Some(venv);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "the readers' venv {} is missing: run `bash .ci/readers.sh`",
+        venv.display()
+    );
+    eprintln!(
+        "skipped: no readers' venv at {} (bash .ci/readers.sh makes it)",
+        venv.display()
+    );
+    None
+}

@@ -66,10 +66,13 @@ async fn cluster_session(host: &str, port: u16) -> Result<SessionContext> {
 pub type RegisterFunctions = fn(&SessionContext);
 
 /// Runs a Ballista scheduler on `bind` until the process ends, planning with the functions
-/// `register` adds; `external_host` is the name executors and clients reach it by.
+/// `register` adds; `external_host` is the name executors and clients reach it by. An
+/// executor silent for `executor_timeout` seconds is lost: its tasks run again on the
+/// others, and with none left the running jobs fail once that long has passed again.
 pub async fn run_scheduler(
     bind: SocketAddr,
     external_host: &str,
+    executor_timeout: u64,
     register: RegisterFunctions,
 ) -> Result<()> {
     let config = ballista_scheduler::config::SchedulerConfig {
@@ -90,6 +93,9 @@ pub async fn run_scheduler(
             Ok(ctx.state())
         })),
         override_logical_codec: Some(Arc::new(ClusterCodec::default())),
+        executor_timeout_seconds: executor_timeout,
+        expire_dead_executor_interval_seconds: 5,
+        no_executors_grace_period_seconds: executor_timeout,
         ..Default::default()
     };
     let cluster = ballista_scheduler::cluster::BallistaCluster::new_from_config(&config)
