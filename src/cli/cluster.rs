@@ -33,8 +33,9 @@ enum Process {
         #[arg(long, default_value = "localhost")]
         external_host: String,
         /// Seconds without a heartbeat (executors send one every 5) after which an executor
-        /// counts as lost: its tasks run again elsewhere, and with no executor left the
-        /// running builds fail (exit 3) instead of waiting.
+        /// counts as lost and its tasks are reset for the others; with no executor left, the
+        /// running jobs fail after as long again. (A job can still stall after a loss:
+        /// docs/scaling.md.)
         #[arg(long, default_value_t = 30)]
         executor_timeout: u64,
     },

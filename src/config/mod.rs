@@ -355,7 +355,7 @@ fn validate(
                     .to_string(),
             );
         }
-        if warehouse.to_string_lossy().contains("://") {
+        if crate::base::is_url(&warehouse.to_string_lossy()) {
             problems.at(
                 &["pipeline", "engine"],
                 format!(

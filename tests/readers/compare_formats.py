@@ -25,15 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from deltalake import DeltaTable
 
-RUN_LOG = {"runs", "data_quality", "quarantine"}
-
-
-def tables(warehouse):
-    return sorted(
-        name
-        for name in os.listdir(warehouse)
-        if not name.startswith((".", "_")) and os.path.isdir(os.path.join(warehouse, name))
-    )
+from warehouse import RUN_LOG, tables
 
 
 def delta_extension():

@@ -14,15 +14,7 @@ import sys
 
 import duckdb
 
-RUN_LOG = {"runs", "data_quality", "quarantine"}
-
-
-def tables(warehouse):
-    return sorted(
-        name
-        for name in os.listdir(warehouse)
-        if not name.startswith((".", "_")) and os.path.isdir(os.path.join(warehouse, name))
-    )
+from warehouse import RUN_LOG, tables
 
 
 def scan(warehouse, table):
@@ -34,9 +26,10 @@ def main():
     a, b = sys.argv[1], sys.argv[2]
     con = duckdb.connect()
     seen = {}
-    for table in sorted(set(tables(a)) | set(tables(b))):
-        if table not in tables(a) or table not in tables(b):
-            seen[table] = {"missing_in": "a" if table not in tables(a) else "b"}
+    in_a, in_b = set(tables(a)), set(tables(b))
+    for table in sorted(in_a | in_b):
+        if table not in in_a or table not in in_b:
+            seen[table] = {"missing_in": "a" if table not in in_a else "b"}
             continue
         count = lambda w: con.execute(f"select count(*) from {scan(w, table)}").fetchall()[0][0]
         entry = {"rows_a": count(a), "rows_b": count(b)}
